@@ -1,0 +1,113 @@
+"""BaseFlow: the FlowSpec every flow in a flowproject repository subclasses."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Dict, Iterator, Optional, Tuple
+
+from metaflow import Config, FlowMutator, FlowSpec, Parameter, config_expr, current, project, schedule
+from metaflow.packaging_sys import ContentType
+
+from . import config as _config
+
+# Flow class name -> the file that defines it. Metaflow evaluates the Config default in
+# the *calling* process (under Runner/Deployer sys.argv[0] is not the flow file), and the
+# hook only learns the flow's name, so each subclass records its own file when defined.
+_FLOW_FILES: Dict[str, Path] = {}
+
+
+def _defining_file(cls: type) -> Optional[Path]:
+    # A flow run as a script is module "__main__" and may not be importable by name,
+    # so find the frame executing the class's module body rather than sys.modules.
+    frame = inspect.currentframe()
+    while frame is not None:
+        g = frame.f_globals
+        if g.get("__name__") == cls.__module__ and g.get("__file__"):
+            return Path(g["__file__"]).resolve()
+        frame = frame.f_back
+    return None
+
+
+def flow_file(flow_name: str) -> Optional[Path]:
+    """The file that defined the BaseFlow subclass named ``flow_name``, if known."""
+    return _FLOW_FILES.get(flow_name)
+
+
+def _default_config_path(ctx) -> str:
+    path = _config.locate(flow_file(ctx.flow_name))
+    _config.remember_default(path)
+    return str(path)
+
+
+def project_root(flow_name: str) -> Path:
+    """The folder holding the config in use (where ``sql/`` lives next to it)."""
+    chosen = _config._explicit_file("flowconfig") or _config._chosen_file
+    if chosen is not None:
+        return Path(chosen).resolve().parent
+    origin = flow_file(flow_name)
+    found = _config.find_config(origin) if origin else None
+    if found is not None:
+        return found.parent
+    return origin.parent if origin else Path.cwd()
+
+
+class _PackageProjectFiles(FlowMutator):
+    """Adds the project's ``sql/`` templates to the code package remote steps run from.
+
+    Metaflow packages only the files below the flow's own folder; ``flowproject/`` comes
+    along through its METAFLOW_PACKAGE_POLICY, and this adds ``sql/`` beside it so
+    ``flowproject.sources`` finds templates in a pod exactly as it does in the repo.
+    """
+
+    def add_to_package(self) -> Iterator[Tuple[str, str, ContentType]]:
+        # The mutator instance is shared by every subclass; the package being built is
+        # for the flow running in this process.
+        sql_dir = project_root(current.flow_name if current.flow_name else "") / "sql"
+        if sql_dir.is_dir():
+            for path in sorted(sql_dir.rglob("*.sql")):
+                yield str(path), "sql/%s" % path.relative_to(sql_dir).as_posix(), ContentType.CODE_CONTENT
+
+
+@_PackageProjectFiles
+@project(name=config_expr("flowconfig.project_name"))
+class BaseFlow(FlowSpec):
+    """Subclass this instead of FlowSpec.
+
+    Every subclass gets:
+
+    - ``self.flowconfig``: the validated ``flowproject.toml`` (found by walking up from
+      the flow file; ``FLOWPROJECT_CONFIG`` or ``--config flowconfig FILE`` override it).
+    - ``@project`` named by ``project_name``, so ``--branch NAME`` and ``--production``
+      work on every subclass.
+    - ``self.test_mode``: True unless the run is ``--production`` (or ``--test-mode false``).
+    """
+
+    flowconfig = Config(
+        "flowconfig",
+        default=_default_config_path,
+        parser=_config.flowconfig_parser,
+        help="flowproject.toml (TOML) or its JSON equivalent.",
+    )
+    test_mode = Parameter(
+        "test-mode",
+        type=bool,
+        # A callable: only at run/deploy time does `current` know about --production.
+        default=lambda ctx: not current.is_production,
+        help="Run quickly on a subset; defaults to true except for --production.",
+    )
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        path = _defining_file(cls)
+        if path is not None:
+            _FLOW_FILES[cls.__name__] = path
+
+
+def scheduled(flow_cls: type) -> type:
+    """Class decorator: schedule the flow on ``[sensor] cron_schedule`` when deployed.
+
+    Opt-in per flow (``@scheduled`` above the class) because most flows in a project
+    run on events or by hand, not on the sensor's clock.
+    """
+    return schedule(cron=config_expr("flowconfig.sensor.cron_schedule"))(flow_cls)

@@ -1,0 +1,94 @@
+"""Shared fixtures: every test gets its own Metaflow home, user, datastore and metadata."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class MetaflowSandbox:
+    """An isolated Metaflow world for one test: runs flows and reads results in it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        home = root / "mfhome"
+        home.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            # Nothing from the developer's own Metaflow or AWS setup leaks in.
+            if not k.startswith(("METAFLOW_", "FLOWPROJECT_", "AWS_", "SNOWFLAKE_", "GITHUB_", "CI_COMMIT", "BRANCH_NAME"))
+        }
+        self.env.update(
+            {
+                "METAFLOW_HOME": str(home),
+                "METAFLOW_USER": "tester_%s" % root.name[-8:].replace("-", "_"),
+                "METAFLOW_DEFAULT_DATASTORE": "local",
+                "METAFLOW_DEFAULT_METADATA": "local",
+                "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(root / "datastore"),
+                "METAFLOW_CLIENT_CACHE_PATH": str(root / "client_cache"),
+                "USERNAME": "tester",
+                # The checkout under test wins over any installed copy of flowproject.
+                "PYTHONPATH": os.pathsep.join(
+                    [str(REPO)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+                ),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+
+    def run(
+        self,
+        args: Sequence[str],
+        cwd: Optional[Path] = None,
+        env: Optional[Dict[str, str]] = None,
+        timeout: int = 300,
+    ) -> subprocess.CompletedProcess:
+        full_env = dict(self.env, **(env or {}))
+        return subprocess.run(
+            [sys.executable, *map(str, args)],
+            cwd=str(cwd or self.root),
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def run_ok(self, args: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess:
+        proc = self.run(args, **kwargs)
+        assert proc.returncode == 0, "command failed: %s\nSTDOUT:\n%s\nSTDERR:\n%s" % (
+            " ".join(map(str, args)),
+            proc.stdout[-4000:],
+            proc.stderr[-4000:],
+        )
+        return proc
+
+    def client(self, code: str, env: Optional[Dict[str, str]] = None) -> Any:
+        """Run Client API code in this sandbox; the code sets ``result`` (JSON-able)."""
+        script = "import json\nfrom metaflow import *\n%s\nprint('@@RESULT@@' + json.dumps(result))\n" % textwrap.dedent(code)
+        proc = self.run_ok(["-c", script], env=env)
+        line = [l for l in proc.stdout.splitlines() if l.startswith("@@RESULT@@")][-1]
+        return json.loads(line[len("@@RESULT@@"):])
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> MetaflowSandbox:
+    return MetaflowSandbox(tmp_path)
+
+
+def write_project(root: Path, toml: str, flows: Dict[str, str]) -> Path:
+    """A throwaway user project: ``flowproject.toml`` plus ``flows/<name>``."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "flowproject.toml").write_text(textwrap.dedent(toml))
+    (root / "flows").mkdir(exist_ok=True)
+    for name, source in flows.items():
+        (root / "flows" / name).write_text(textwrap.dedent(source))
+    return root
