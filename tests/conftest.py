@@ -92,3 +92,60 @@ def write_project(root: Path, toml: str, flows: Dict[str, str]) -> Path:
     for name, source in flows.items():
         (root / "flows" / name).write_text(textwrap.dedent(source))
     return root
+
+
+class S3Server:
+    """moto's S3 API server on 127.0.0.1, shared by the session; one bucket per test."""
+
+    def __init__(self, port: int) -> None:
+        self.endpoint = "http://127.0.0.1:%d" % port
+        self.env = {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "METAFLOW_S3_ENDPOINT_URL": self.endpoint,
+        }
+
+    def client(self, service: str = "s3"):
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def new_bucket(self, prefix: str = "bucket") -> str:
+        import uuid
+
+        name = "%s-%s" % (prefix, uuid.uuid4().hex[:12])
+        self.client().create_bucket(Bucket=name)
+        return name
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    # moto logs every request at INFO; keep test output readable.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield S3Server(port)
+    finally:
+        server.stop()
