@@ -7,5 +7,6 @@ METAFLOW_PACKAGE_POLICY = "include"
 from .baseflow import BaseFlow, scheduled
 from .config import load as load_config
 from .errors import ConfigError, FlowprojectError
+from .events import on_sensor_event
 
-__all__ = ["BaseFlow", "ConfigError", "FlowprojectError", "load_config", "scheduled"]
+__all__ = ["BaseFlow", "ConfigError", "FlowprojectError", "load_config", "on_sensor_event", "scheduled"]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 from metaflow import Config, FlowMutator, FlowSpec, Parameter, config_expr, current, project, schedule
 from metaflow.packaging_sys import ContentType
 
 from . import config as _config
+from . import runs as _runs
 
 # Flow class name -> the file that defines it. Metaflow evaluates the Config default in
 # the *calling* process (under Runner/Deployer sys.argv[0] is not the flow file), and the
@@ -52,13 +53,20 @@ def project_root(flow_name: str) -> Path:
     return origin.parent if origin else Path.cwd()
 
 
-class _PackageProjectFiles(FlowMutator):
-    """Adds the project's ``sql/`` templates to the code package remote steps run from.
+class _ProjectWiring(FlowMutator):
+    """What BaseFlow adds to every subclass beyond its class attributes.
 
-    Metaflow packages only the files below the flow's own folder; ``flowproject/`` comes
-    along through its METAFLOW_PACKAGE_POLICY, and this adds ``sql/`` beside it so
-    ``flowproject.sources`` finds templates in a pod exactly as it does in the repo.
+    - ``sql/`` in the code package: Metaflow packages only the files below the flow's
+      own folder; ``flowproject/`` comes along through its METAFLOW_PACKAGE_POLICY, and
+      this adds ``sql/`` beside it so templates are found in a pod as in the repo.
+    - A recorder on ``end`` that indexes the run as its branch's latest successful one
+      (see ``flowproject.runs``).
     """
+
+    def pre_mutate(self, mutable_flow) -> None:
+        for name, step in mutable_flow.steps:
+            if name == "end":
+                step.add_decorator(_runs.recorder())
 
     def add_to_package(self) -> Iterator[Tuple[str, str, ContentType]]:
         # The mutator instance is shared by every subclass; the package being built is
@@ -69,7 +77,7 @@ class _PackageProjectFiles(FlowMutator):
                 yield str(path), "sql/%s" % path.relative_to(sql_dir).as_posix(), ContentType.CODE_CONTENT
 
 
-@_PackageProjectFiles
+@_ProjectWiring
 @project(name=config_expr("flowconfig.project_name"))
 class BaseFlow(FlowSpec):
     """Subclass this instead of FlowSpec.
@@ -96,6 +104,13 @@ class BaseFlow(FlowSpec):
         default=lambda ctx: not current.is_production,
         help="Run quickly on a subset; defaults to true except for --production.",
     )
+
+    @property
+    def sensor_value(self) -> Any:
+        """What SensorFlow saw, in a run its event (or its finishing) started; else None."""
+        from .events import sensor_value
+
+        return sensor_value(self.flowconfig)
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)

@@ -34,10 +34,15 @@ PROJECT_NAME_RE = re.compile(r"^[a-z0-9_]+$")
 EVENT_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Payload keys become Argo parameter names downstream, so they must be identifiers.
 PAYLOAD_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Keys ArgoEvent already puts in every payload, and names of flow parameters: a payload
-# key with one of these names would silently override it in the triggered run.
+# Keys ArgoEvent already puts in every payload, the sensor's own payload keys, and names
+# of BaseFlow/SensorFlow parameters: a payload key with one of these names would
+# silently override them in the triggered run.
 RESERVED_PAYLOAD_KEYS = frozenset(
-    {"name", "id", "timestamp", "utc_date", "test_mode", "force_trigger"}
+    {
+        "name", "id", "timestamp", "utc_date",
+        "sensor_fingerprint", "sensor_previous_fingerprint", "sensor_run",
+        "test_mode", "force_trigger", "sensor_event",
+    }
 )
 
 DATA_TYPES = ("local", "s3", "snowflake")

@@ -70,7 +70,8 @@ BROKEN = [
         "reserved_payload_key",
         MINIMAL + "[sensor]\npayload_key = 'test_mode'\n",
         "sensor.payload_key: expected a key not already used by the event or a flow parameter "
-        "(force_trigger, id, name, test_mode, timestamp, utc_date); got 'test_mode'",
+        "(force_trigger, id, name, sensor_event, sensor_fingerprint, sensor_previous_fingerprint, "
+        "sensor_run, test_mode, timestamp, utc_date); got 'test_mode'",
     ),
     (
         "bool_as_string",
