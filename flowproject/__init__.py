@@ -6,6 +6,15 @@ METAFLOW_PACKAGE_POLICY = "include"
 
 from .baseflow import BaseFlow, scheduled
 from .config import load as load_config
+from .decorators import requires_extra, snowflake
 from .errors import ConfigError, FlowprojectError
 
-__all__ = ["BaseFlow", "ConfigError", "FlowprojectError", "load_config", "scheduled"]
+__all__ = [
+    "BaseFlow",
+    "ConfigError",
+    "FlowprojectError",
+    "load_config",
+    "requires_extra",
+    "scheduled",
+    "snowflake",
+]

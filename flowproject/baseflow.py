@@ -10,6 +10,7 @@ from metaflow import Config, FlowMutator, FlowSpec, Parameter, config_expr, curr
 from metaflow.packaging_sys import ContentType
 
 from . import config as _config
+from . import requirements
 
 # Flow class name -> the file that defines it. Metaflow evaluates the Config default in
 # the *calling* process (under Runner/Deployer sys.argv[0] is not the flow file), and the
@@ -67,6 +68,11 @@ class _PackageProjectFiles(FlowMutator):
         if sql_dir.is_dir():
             for path in sorted(sql_dir.rglob("*.sql")):
                 yield str(path), "sql/%s" % path.relative_to(sql_dir).as_posix(), ContentType.CODE_CONTENT
+        # flowproject.requirements reads the extras (the versions @snowflake asks @pypi
+        # for) from the pyproject.toml beside the package, in the pod as in the repo.
+        pyproject = requirements.pyproject_path()
+        if pyproject.is_file():
+            yield str(pyproject), "pyproject.toml", ContentType.CODE_CONTENT
 
 
 @_PackageProjectFiles
