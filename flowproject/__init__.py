@@ -8,12 +8,15 @@ from .baseflow import BaseFlow, scheduled
 from .config import load as load_config
 from .decorators import requires_extra, snowflake
 from .errors import ConfigError, FlowprojectError
+from .sources import Observation, observe
 
 __all__ = [
     "BaseFlow",
     "ConfigError",
     "FlowprojectError",
+    "Observation",
     "load_config",
+    "observe",
     "requires_extra",
     "scheduled",
     "snowflake",

@@ -11,6 +11,7 @@ from metaflow.packaging_sys import ContentType
 
 from . import config as _config
 from . import requirements
+from .sources import Observation, observe
 
 # Flow class name -> the file that defines it. Metaflow evaluates the Config default in
 # the *calling* process (under Runner/Deployer sys.argv[0] is not the flow file), and the
@@ -102,6 +103,10 @@ class BaseFlow(FlowSpec):
         default=lambda ctx: not current.is_production,
         help="Run quickly on a subset; defaults to true except for --production.",
     )
+
+    def query(self) -> Observation:
+        """Observe ``[data]`` now (see ``flowproject.sources.observe``), tagged with this task."""
+        return observe(self.flowconfig.data.to_dict(), run_pathspec=current.pathspec)
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
