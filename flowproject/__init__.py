@@ -6,7 +6,20 @@ METAFLOW_PACKAGE_POLICY = "include"
 
 from .baseflow import BaseFlow, scheduled
 from .config import load as load_config
+from .decorators import requires_extra, snowflake
 from .errors import ConfigError, FlowprojectError
 from .events import on_sensor_event
+from .sources import Observation, observe
 
-__all__ = ["BaseFlow", "ConfigError", "FlowprojectError", "load_config", "on_sensor_event", "scheduled"]
+__all__ = [
+    "BaseFlow",
+    "ConfigError",
+    "FlowprojectError",
+    "Observation",
+    "load_config",
+    "observe",
+    "on_sensor_event",
+    "requires_extra",
+    "scheduled",
+    "snowflake",
+]

@@ -10,7 +10,9 @@ from metaflow import Config, FlowMutator, FlowSpec, Parameter, config_expr, curr
 from metaflow.packaging_sys import ContentType
 
 from . import config as _config
+from . import requirements
 from . import runs as _runs
+from .sources import Observation, observe
 
 # Flow class name -> the file that defines it. Metaflow evaluates the Config default in
 # the *calling* process (under Runner/Deployer sys.argv[0] is not the flow file), and the
@@ -75,6 +77,11 @@ class _ProjectWiring(FlowMutator):
         if sql_dir.is_dir():
             for path in sorted(sql_dir.rglob("*.sql")):
                 yield str(path), "sql/%s" % path.relative_to(sql_dir).as_posix(), ContentType.CODE_CONTENT
+        # flowproject.requirements reads the extras (the versions @snowflake asks @pypi
+        # for) from the pyproject.toml beside the package, in the pod as in the repo.
+        pyproject = requirements.pyproject_path()
+        if pyproject.is_file():
+            yield str(pyproject), "pyproject.toml", ContentType.CODE_CONTENT
 
 
 @_ProjectWiring
@@ -104,6 +111,10 @@ class BaseFlow(FlowSpec):
         default=lambda ctx: not current.is_production,
         help="Run quickly on a subset; defaults to true except for --production.",
     )
+
+    def query(self) -> Observation:
+        """Observe ``[data]`` now (see ``flowproject.sources.observe``), tagged with this task."""
+        return observe(self.flowconfig.data.to_dict(), run_pathspec=current.pathspec)
 
     @property
     def sensor_value(self) -> Any:

@@ -9,12 +9,23 @@ from pathlib import Path
 from typing import List, Optional
 
 from . import config as _config
+from . import sources
 from .errors import FlowprojectError
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     path = Path(args.path) if args.path else _config.locate()
     print(json.dumps(_config.load(path), indent=2))
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    observation = sources.observe_config(args.config)
+    if args.json:
+        print(json.dumps(observation.to_dict(), indent=2, sort_keys=True))
+    else:
+        print(observation.summary)
+        print("fingerprint %s" % observation.fingerprint)
     return 0
 
 
@@ -25,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="validate flowproject.toml and print the resolved config")
     p.add_argument("path", nargs="?", help="config file (default: $FLOWPROJECT_CONFIG or the nearest flowproject.toml)")
     p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("check", help="observe [data] now and print what the sensor would see")
+    p.add_argument("--config", metavar="PATH", help="config file (default: $FLOWPROJECT_CONFIG or the nearest flowproject.toml)")
+    p.add_argument("--json", action="store_true", help="print the observation (value, fingerprint, summary) as JSON")
+    p.set_defaults(func=_cmd_check)
     return parser
 
 
