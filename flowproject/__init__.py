@@ -9,13 +9,17 @@ from .config import load as load_config
 from .decorators import requires_extra, snowflake
 from .errors import ConfigError, FlowprojectError
 from .events import on_sensor_event
+from .getters import GetterError, get_artifact, latest_successful_run
 from .sources import Observation, observe
 
 __all__ = [
     "BaseFlow",
     "ConfigError",
     "FlowprojectError",
+    "GetterError",
     "Observation",
+    "get_artifact",
+    "latest_successful_run",
     "load_config",
     "observe",
     "on_sensor_event",

@@ -116,6 +116,23 @@ class BaseFlow(FlowSpec):
         """Observe ``[data]`` now (see ``flowproject.sources.observe``), tagged with this task."""
         return observe(self.flowconfig.data.to_dict(), run_pathspec=current.pathspec)
 
+    def get_artifact(
+        self,
+        flow_name: str,
+        artifact: str,
+        *,
+        run_id: Optional[str] = None,
+        branch: Optional[str] = None,
+        project: Optional[str] = None,
+    ) -> Any:
+        """``flowproject.get_artifact`` in this run's project and branch, with this
+        flow's ``[getters.<FlowName>]`` pins."""
+        from .getters import get_artifact
+
+        return get_artifact(
+            flow_name, artifact, run_id=run_id, branch=branch, project=project, config=self.flowconfig
+        )
+
     @property
     def sensor_value(self) -> Any:
         """What SensorFlow saw, in a run its event (or its finishing) started; else None."""

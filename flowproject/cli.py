@@ -29,6 +29,17 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from .getters import clear_cache, client_cache_dir
+
+    if args.action == "clear":
+        path, freed = clear_cache()
+        print("cleared %s (%.1f MB)" % (path, freed / 1e6))
+    else:
+        print(client_cache_dir())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowproject", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -41,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="PATH", help="config file (default: $FLOWPROJECT_CONFIG or the nearest flowproject.toml)")
     p.add_argument("--json", action="store_true", help="print the observation (value, fingerprint, summary) as JSON")
     p.set_defaults(func=_cmd_check)
+    p = sub.add_parser("cache", help="Metaflow's Client artifact cache used by the getters")
+    p.add_argument("action", choices=["dir", "clear"], help="print the cache folder, or delete it")
+    p.set_defaults(func=_cmd_cache)
     return parser
 
 

@@ -71,10 +71,10 @@ class MetaflowSandbox:
         )
         return proc
 
-    def client(self, code: str, env: Optional[Dict[str, str]] = None) -> Any:
+    def client(self, code: str, env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None) -> Any:
         """Run Client API code in this sandbox; the code sets ``result`` (JSON-able)."""
         script = "import json\nfrom metaflow import *\n%s\nprint('@@RESULT@@' + json.dumps(result))\n" % textwrap.dedent(code)
-        proc = self.run_ok(["-c", script], env=env)
+        proc = self.run_ok(["-c", script], env=env, cwd=cwd)
         line = [l for l in proc.stdout.splitlines() if l.startswith("@@RESULT@@")][-1]
         return json.loads(line[len("@@RESULT@@"):])
 
