@@ -10,6 +10,7 @@ from metaflow import Config, FlowMutator, FlowSpec, Parameter, config_expr, curr
 from metaflow.packaging_sys import ContentType
 
 from . import config as _config
+from . import provenance as _provenance
 from . import requirements
 from . import runs as _runs
 from .sources import Observation, observe
@@ -62,11 +63,14 @@ class _ProjectWiring(FlowMutator):
       own folder; ``flowproject/`` comes along through its METAFLOW_PACKAGE_POLICY, and
       this adds ``sql/`` beside it so templates are found in a pod as in the repo.
     - A recorder on ``end`` that indexes the run as its branch's latest successful one
-      (see ``flowproject.runs``).
+      (see ``flowproject.runs``), and git provenance tags from ``start``
+      (see ``flowproject.provenance``).
     """
 
     def pre_mutate(self, mutable_flow) -> None:
         for name, step in mutable_flow.steps:
+            if name == "start":
+                step.add_decorator(_provenance.tagger())
             if name == "end":
                 step.add_decorator(_runs.recorder())
 
