@@ -18,7 +18,7 @@ from conftest import REPO, free_port, write_project
 from flowproject import cli, observe
 from flowproject.sources import SnowflakeCredentialsError, SnowflakeError, SqlTemplateError, fingerprint
 from flowproject.sources.snowflake import json_safe, query_tag
-from flowproject.sources.snowflake_connection import connection_kwargs, session_parameters
+from flowproject.sources.snowflake_connection import connection_kwargs, describe_error, session_parameters
 
 DATABASE, SCHEMA = "FLOWDB", "SENSING"
 
@@ -216,6 +216,15 @@ def test_failed_connection_does_not_leak_the_password(snow, monkeypatch):
     assert secret not in text and secret not in repr(err.value)
     # The connector's exception is not chained, so a traceback cannot show it either.
     assert err.value.__cause__ is None and err.value.__suppress_context__
+
+
+def test_secrets_in_a_connector_message_are_masked_as_whole_tokens(monkeypatch):
+    import snowflake.connector
+
+    monkeypatch.setenv("SNOWFLAKE_PASSWORD", "snow")
+    monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", "p@ss phrase!")
+    err = snowflake.connector.errors.OperationalError(msg="login to snowflake failed: password=snow\nphrase 'p@ss phrase!'")
+    assert describe_error(err, "snowflake: x") == "snowflake: x: login to snowflake failed: password=*** phrase '***'"
 
 
 def _pem(passphrase=None):

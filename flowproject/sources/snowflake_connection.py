@@ -18,6 +18,7 @@ line with any secret value masked, and without the connector's exception chained
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
@@ -116,7 +117,9 @@ def session_parameters(query_tag: str, timeout_seconds: int) -> Dict[str, Any]:
 def _mask(text: str, secrets: List[str]) -> str:
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "***")
+            # Whole tokens only: a short password such as "snow" must not turn the word
+            # "snowflake" into "***flake" (garbling the message and hinting at the secret).
+            text = re.sub(r"(?<![A-Za-z0-9])%s(?![A-Za-z0-9])" % re.escape(secret), "***", text)
     return text.replace("\n", " ")
 
 
@@ -129,7 +132,7 @@ def describe_error(err: BaseException, where: str) -> str:
     """One line about a connector error, with every secret value masked."""
     text = "%s: %s" % (where, getattr(err, "msg", None) or err)
     errno = getattr(err, "errno", None)
-    if errno and str(errno) not in text:
+    if errno and errno != -1 and str(errno) not in text:  # -1: the connector had no code
         text = "%s (errno %s)" % (text, errno)
     return _mask(text, secret_values())
 
