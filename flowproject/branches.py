@@ -24,6 +24,7 @@ import hashlib
 import os
 import re
 import subprocess
+import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -67,14 +68,18 @@ def sanitize(name: str) -> str:
 
     - A name that is already valid (``[a-z0-9_]``, at most 128 characters, no leading or
       trailing ``_``) is returned unchanged.
-    - Otherwise it is lowercased, each run of other characters becomes one ``_``, leading
+    - Otherwise it is lowercased, accents are dropped (``é`` -> ``e``), each run of other characters becomes one ``_``, leading
       and trailing ``_`` are dropped, and ``_<hash>`` (6 hex digits of the original
       name's SHA-256) is appended, cutting the readable part so the whole stays within
       128 characters. The suffix keeps ``feat-a``, ``feat_a`` and ``Feat/A`` apart.
     - When nothing readable is left, the result is ``branch_<hash>``.
     """
-    cleaned = INVALID_CHARS_RE.sub("_", name.lower()).strip("_")
-    if cleaned == name and len(cleaned) <= MAX_BRANCH_LENGTH:
+    # Accented Latin letters keep their base letter (café -> cafe) so the name stays
+    # readable; the hash suffix still tells it apart from a branch really named cafe.
+    decomposed = unicodedata.normalize("NFKD", name.lower())
+    ascii_ish = "".join(c for c in decomposed if not unicodedata.combining(c))
+    cleaned = INVALID_CHARS_RE.sub("_", ascii_ish).strip("_")
+    if cleaned and cleaned == name and len(cleaned) <= MAX_BRANCH_LENGTH:
         return name
     suffix = _short_hash(name)
     if not cleaned:
