@@ -305,6 +305,13 @@ def deploy(
     root = config_path.parent
     cfg = _config.load(config_path)
     decision = decide(branch, production_branches=cfg["deploy"]["production_branches"], cwd=str(root))
+    if teardown and decision.production and decision.source != "argument":
+        # On GitHub's delete event GITHUB_REF_NAME is the default branch: a teardown that
+        # forgot --branch would delete production. Production goes only when named.
+        raise DeployError(
+            msg="refusing to tear down production (%s from %s); pass --branch %s to mean it"
+            % (decision.git_branch, decision.source, decision.git_branch)
+        )
     targets = discover(root, files)
     # Teardown deletes by name; the commit tag only matters for what gets created.
     commit = None if teardown else git_commit(root)
