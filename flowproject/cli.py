@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from . import branches as _branches
 from . import config as _config
 from . import sources
+from . import deploy as _deploy
 from .errors import FlowprojectError
 
 
@@ -40,6 +42,49 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_branch(args: argparse.Namespace) -> int:
+    try:
+        path = _config.locate()
+    except _config.ConfigError:
+        # Outside a project the rule still applies, with the default production branches;
+        # a config that exists but is broken is still an error (load below raises).
+        path = None
+    production = (
+        _config.load(path)["deploy"]["production_branches"]
+        if path is not None
+        else list(_branches.DEFAULT_PRODUCTION_BRANCHES)
+    )
+    decision = _branches.decide(args.name, production_branches=production)
+    if args.json:
+        print(json.dumps(decision.as_dict()))
+    else:
+        print("--production" if decision.production else decision.metaflow_branch)
+    return 0
+
+
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    return _deploy.deploy(
+        args.files,
+        branch=args.branch,
+        jobs=args.jobs,
+        dry_run=args.dry_run,
+        teardown=args.teardown,
+        only_json=args.only_json,
+        as_json=args.json,
+    )
+
+
+def add_deploy_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``flowproject deploy`` and ``./deploy`` (one definition for both)."""
+    p.add_argument("--dry-run", action="store_true", help="print the exact commands; change nothing")
+    p.add_argument("--jobs", type=int, default=_deploy.DEFAULT_JOBS, metavar="N", help="flows deployed at a time (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the results as a JSON list instead of a table")
+    p.add_argument("--branch", metavar="NAME", help="git branch to deploy as (default: CI variables, then git)")
+    p.add_argument("--teardown", action="store_true", help="delete the branch's deployments (argo-workflows delete)")
+    p.add_argument("--only-json", metavar="DIR", help="render each WorkflowTemplate into DIR/<FlowName>.json; deploy nothing")
+    p.add_argument("files", nargs="*", metavar="FLOW_FILE", help="flow files (default: flows/**/*.flow.py)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowproject", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -55,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cache", help="Metaflow's Client artifact cache used by the getters")
     p.add_argument("action", choices=["dir", "clear"], help="print the cache folder, or delete it")
     p.set_defaults(func=_cmd_cache)
+    p = sub.add_parser("branch", help="print the Metaflow branch a git branch deploys to")
+    p.add_argument("name", nargs="?", help="git branch (default: CI variables, then git)")
+    p.add_argument("--json", action="store_true", help="print the whole decision as a JSON object")
+    p.set_defaults(func=_cmd_branch)
+
+    p = sub.add_parser("deploy", help="deploy every flow to Argo Workflows (see ./deploy)")
+    add_deploy_arguments(p)
+    p.set_defaults(func=_cmd_deploy)
     return parser
 
 

@@ -1,0 +1,348 @@
+"""Deploy every flow of a project to Argo Workflows (or render / tear down), in parallel.
+
+For each ``flows/**/*.flow.py`` (or the files given) this runs::
+
+    python <file> [--branch B | --production] argo-workflows create [--tag commit:<sha> ...]
+
+with the branch from :mod:`flowproject.branches`, ``--jobs`` at a time. A flow that fails
+does not stop the others; the caller gets one :class:`Result` per flow and decides the
+exit status (non-zero when any failed).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import shlex
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence, TextIO
+
+from . import config as _config
+from . import provenance as _provenance
+from .branches import BranchDecision, decide
+from .errors import FlowprojectError
+
+FLOW_GLOB = "**/*.flow.py"
+FLOWS_DIR = "flows"
+DEFAULT_JOBS = 4
+# How much of a failed flow's stderr is repeated after the summary: enough for the
+# traceback, not the whole Metaflow banner.
+STDERR_TAIL_LINES = 30
+
+
+class DeployError(FlowprojectError):
+    headline = "Deploy error"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class FlowTarget:
+    """One flow file and its flow class (``error`` says why the class was not found)."""
+
+    file: Path
+    flow: str
+    error: Optional[str] = None
+
+
+@dataclass
+class Result:
+    flow: str
+    file: str
+    command: List[str]
+    status: str  # "ok" | "failed" | "planned"
+    seconds: float
+    error: Optional[str]
+    stderr: str = ""
+
+    def as_dict(self) -> Dict[str, object]:
+        out = asdict(self)
+        del out["stderr"]
+        return out
+
+
+# -- finding flows ------------------------------------------------------------------------
+
+
+def _base_name(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Subscript):
+        return _base_name(node.value)
+    return ""
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    # `if __name__ == "__main__":` written either way round.
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, test.comparators[0]]
+    has_name = any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides)
+    has_main = any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides)
+    return has_name and has_main
+
+
+def find_flow_class(source: str, filename: str = "<flow>") -> str:
+    """The name of the flow class defined in a flow file's source.
+
+    The class instantiated under ``if __name__ == "__main__":`` wins (that is the one
+    Metaflow runs); otherwise the single top-level class whose base name ends in ``Flow``
+    (``FlowSpec``, ``BaseFlow``, ``TeamFlow``, ...). Raises DeployError otherwise.
+    """
+    try:
+        tree = ast.parse(source, filename=filename)
+    except SyntaxError as e:
+        raise DeployError(msg="%s:%s: cannot parse: %s" % (filename, e.lineno, e.msg)) from None
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    for node in tree.body:
+        if isinstance(node, ast.If) and _is_main_guard(node.test):
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in classes:
+                    return sub.func.id
+    flows = [
+        name
+        for name, node in classes.items()
+        if any(_base_name(base).endswith("Flow") or _base_name(base) == "FlowSpec" for base in node.bases)
+    ]
+    if len(flows) == 1:
+        return flows[0]
+    if not flows:
+        raise DeployError(msg="%s: no flow class found (a class subclassing BaseFlow or FlowSpec)" % filename)
+    raise DeployError(
+        msg="%s: several flow classes (%s) and none is run under if __name__ == '__main__'"
+        % (filename, ", ".join(flows))
+    )
+
+
+def discover(root: Path, files: Sequence[str] = ()) -> List[FlowTarget]:
+    """The flows to deploy: ``files`` when given, else ``<root>/flows/**/*.flow.py``.
+
+    A file whose flow class cannot be found becomes a target with ``error`` set, so it
+    is reported as failed alongside the others instead of stopping the deploy.
+    """
+    if files:
+        paths = [Path(f).resolve() for f in files]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise DeployError(msg="no such flow file: %s" % ", ".join(missing))
+    else:
+        paths = sorted((root / FLOWS_DIR).glob(FLOW_GLOB))
+        if not paths:
+            raise DeployError(msg="no flows found: %s/%s/%s matches nothing" % (root, FLOWS_DIR, FLOW_GLOB))
+    targets = []
+    for path in paths:
+        label = _config.display_path(path)
+        try:
+            targets.append(FlowTarget(path, find_flow_class(path.read_text(encoding="utf-8"), label)))
+        except DeployError as e:
+            targets.append(FlowTarget(path, path.name[: -len(".flow.py")] or path.stem, str(e)))
+    return targets
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def provenance_tags(root: Path, decision: BranchDecision) -> List[str]:
+    """The git provenance tags every deployed run carries (none outside git).
+
+    The branch is the one the deploy decided on: a CI checkout is often a detached HEAD.
+    """
+    info = _provenance.git_info(root)
+    if info is None:
+        return []
+    return _provenance.tags_for(dict(info, branch=decision.git_branch))
+
+
+def build_command(
+    target: FlowTarget,
+    decision: BranchDecision,
+    *,
+    teardown: bool = False,
+    only_json: bool = False,
+    tags: Sequence[str] = (),
+    python: str = sys.executable,
+) -> List[str]:
+    """The Metaflow command line for one flow."""
+    cmd = [python, str(target.file), *decision.metaflow_flags(), "argo-workflows"]
+    if teardown:
+        return cmd + ["delete"]
+    cmd.append("create")
+    for tag in tags:
+        # `--tag` belongs to `argo-workflows create` (it is not a top-level option);
+        # every run of the deployed workflow carries it.
+        cmd += ["--tag", tag]
+    if only_json:
+        cmd.append("--only-json")
+    return cmd
+
+
+def _error_line(stderr: str) -> str:
+    # Metaflow ends with the exception message (after its headline) and Python with the
+    # exception line of the traceback: the last non-empty line says what went wrong.
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "failed with no output"
+
+
+def _run_one(
+    target: FlowTarget,
+    command: List[str],
+    cwd: Path,
+    env: Optional[Mapping[str, str]],
+    json_dir: Optional[Path],
+) -> Result:
+    file = _config.display_path(target.file)
+    if target.error:
+        return Result(target.flow, file, command, "failed", 0.0, target.error)
+    started = time.monotonic()
+    proc = subprocess.run(command, cwd=cwd, env=None if env is None else dict(env), capture_output=True, text=True, check=False)
+    seconds = round(time.monotonic() - started, 2)
+    if proc.returncode != 0:
+        error = "exit %d: %s" % (proc.returncode, _error_line(proc.stderr))
+        return Result(target.flow, file, command, "failed", seconds, error, proc.stderr)
+    if json_dir is not None:
+        # With --only-json Metaflow prints the WorkflowTemplate alone on stdout (its
+        # banner goes to stderr); check it is JSON before handing it to reviewers.
+        try:
+            json.loads(proc.stdout)
+        except json.JSONDecodeError as e:
+            return Result(target.flow, file, command, "failed", seconds, "did not print JSON: %s" % e, proc.stderr)
+        (json_dir / ("%s.json" % target.flow)).write_text(proc.stdout, encoding="utf-8")
+    return Result(target.flow, file, command, "ok", seconds, None, proc.stderr)
+
+
+def run(
+    targets: Sequence[FlowTarget],
+    decision: BranchDecision,
+    *,
+    root: Path,
+    jobs: int = DEFAULT_JOBS,
+    dry_run: bool = False,
+    teardown: bool = False,
+    only_json: Optional[Path] = None,
+    tags: Sequence[str] = (),
+    env: Optional[Mapping[str, str]] = None,
+    progress: Optional[TextIO] = None,
+) -> List[Result]:
+    """Run (or with ``dry_run`` only plan) the command of every target, ``jobs`` at a time.
+
+    Results come back in the order of ``targets``. ``only_json`` is a folder that gets
+    ``<FlowName>.json`` per flow. ``progress`` receives one line per finished flow.
+    """
+    if jobs < 1:
+        raise DeployError(msg="--jobs must be at least 1; got %d" % jobs)
+    if teardown and only_json is not None:
+        raise DeployError(msg="--teardown and --only-json cannot be combined")
+    commands = [
+        build_command(t, decision, teardown=teardown, only_json=only_json is not None, tags=tags) for t in targets
+    ]
+    if dry_run:
+        return [
+            Result(t.flow, _config.display_path(t.file), c, "failed" if t.error else "planned", 0.0, t.error)
+            for t, c in zip(targets, commands)
+        ]
+    if only_json is not None:
+        only_json.mkdir(parents=True, exist_ok=True)
+
+    def one(pair) -> Result:
+        target, command = pair
+        result = _run_one(target, command, root, env, only_json)
+        if progress is not None:
+            print("%-6s %s (%.1fs)" % (result.status, result.flow, result.seconds), file=progress, flush=True)
+        return result
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(one, zip(targets, commands)))
+
+
+# -- reporting --------------------------------------------------------------------------------
+
+
+def summary_table(results: Sequence[Result], decision: BranchDecision) -> str:
+    """A plain-text table: flow, branch, result, seconds, error."""
+    rows = [("flow", "branch", "result", "seconds", "error")]
+    rows += [(r.flow, decision.namespace, r.status, "%.1f" % r.seconds, r.error or "") for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = []
+    for row in rows:
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def describe(decision: BranchDecision) -> str:
+    where = "production (--production)" if decision.production else "--branch %s" % decision.metaflow_branch
+    return "git branch %r (from %s) -> %s, Metaflow branch %s" % (
+        decision.git_branch,
+        decision.source,
+        where,
+        decision.namespace,
+    )
+
+
+def deploy(
+    files: Sequence[str] = (),
+    *,
+    branch: Optional[str] = None,
+    jobs: int = DEFAULT_JOBS,
+    dry_run: bool = False,
+    teardown: bool = False,
+    only_json: Optional[str] = None,
+    as_json: bool = False,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
+    """The ``./deploy`` / ``flowproject deploy`` command; returns the exit status.
+
+    The project root is the folder of the ``flowproject.toml`` found from the first
+    file given (else the current directory); its ``[deploy] production_branches`` decide
+    which git branches deploy with ``--production``.
+    """
+    config_path = _config.locate(files[0] if files else None)
+    root = config_path.parent
+    cfg = _config.load(config_path)
+    decision = decide(branch, production_branches=cfg["deploy"]["production_branches"], cwd=str(root))
+    if teardown and decision.production and decision.source != "argument":
+        # On GitHub's delete event GITHUB_REF_NAME is the default branch: a teardown that
+        # forgot --branch would delete production. Production goes only when named.
+        raise DeployError(
+            msg="refusing to tear down production (%s from %s); pass --branch %s to mean it"
+            % (decision.git_branch, decision.source, decision.git_branch)
+        )
+    targets = discover(root, files)
+    # Teardown deletes by name; tags only matter for what gets created.
+    tags = [] if teardown else provenance_tags(root, decision)
+    print(describe(decision), file=err if as_json else out, flush=True)
+    results = run(
+        targets,
+        decision,
+        root=root,
+        jobs=jobs,
+        dry_run=dry_run,
+        teardown=teardown,
+        only_json=Path(only_json).resolve() if only_json else None,
+        tags=tags,
+        progress=None if dry_run else err,
+    )
+    failed = [r for r in results if r.status == "failed"]
+    for r in failed:
+        # The table has one line per flow; the full story of each failure goes to stderr.
+        tail = "\n".join(r.stderr.splitlines()[-STDERR_TAIL_LINES:])
+        print("--- %s (%s) failed: %s" % (r.flow, r.file, r.error), file=err)
+        if tail:
+            print(tail, file=err)
+    if as_json:
+        print(json.dumps([r.as_dict() for r in results], indent=2), file=out)
+    else:
+        if dry_run:
+            for r in results:
+                print(shlex.join(r.command) if r.status == "planned" else "# %s: %s" % (r.file, r.error), file=out)
+        else:
+            print(summary_table(results, decision), file=out)
+    return 1 if failed else 0
