@@ -6,7 +6,7 @@ METAFLOW_PACKAGE_POLICY = "include"
 
 from .baseflow import BaseFlow, scheduled
 from .config import load as load_config
-from .decorators import requires_extra, snowflake
+from .decorators import requires_extra, requires_source, snowflake
 from .errors import ConfigError, FlowprojectError
 from .events import on_sensor_event
 from .getters import GetterError, get_artifact, latest_successful_run
@@ -24,6 +24,7 @@ __all__ = [
     "observe",
     "on_sensor_event",
     "requires_extra",
+    "requires_source",
     "scheduled",
     "snowflake",
 ]

@@ -82,3 +82,25 @@ class snowflake(requires_extra):
     def init(self, *args: Any, **kwargs: Any) -> None:
         if args or kwargs:
             raise ValueError("@snowflake takes no arguments")
+
+
+# [data] type -> the extra its source imports (the local source needs nothing extra).
+SOURCE_EXTRAS = {"s3": "s3", "snowflake": "snowflake"}
+
+
+class requires_source(requires_extra):
+    """On the step that observes ``[data]``: the packages of that source's extra.
+
+    SensorFlow's ``start`` carries it, so switching ``[data] type`` to ``s3`` or
+    ``snowflake`` needs no code change for ``--environment=pypi`` deployments.
+    """
+
+    def init(self, *args: Any, **kwargs: Any) -> None:
+        if args or kwargs:
+            raise ValueError("@requires_source takes no arguments")
+
+    def mutate(self, mutable_step: MutableStep) -> None:
+        config = dict(mutable_step.flow.configs)["flowconfig"]
+        self.extra = SOURCE_EXTRAS.get(config["data"]["type"])
+        if self.extra:
+            super().mutate(mutable_step)

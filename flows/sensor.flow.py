@@ -1,6 +1,6 @@
 from metaflow import Parameter, card, current, step
 
-from flowproject import BaseFlow, scheduled
+from flowproject import BaseFlow, requires_source, scheduled
 from flowproject.events import published_event_default
 
 
@@ -22,6 +22,7 @@ class SensorFlow(BaseFlow):
     )
 
     @card(type="blank", id="sensor")
+    @requires_source
     @step
     def start(self):
         """Observe [data] and compare with this branch's last successful run."""

@@ -109,3 +109,53 @@ def test_sensorflow_runs_from_its_code_package_with_the_s3_source(sandbox, s3_se
     env = pod_env(sandbox, pod, s3_server.env)
     start, _ = pod_steps(sandbox, pod, env, "mfns.podproj.test.pod.pod_event")
     assert "s3://%s/landing/: 1 file, 4 bytes" % bucket in start.stdout
+
+
+SOURCE_SPY_FLOW = '''
+from metaflow import StepMutator, step
+from flowproject import BaseFlow, requires_source
+
+
+class Spy(StepMutator):
+    """Outermost, so it sees what @requires_source decided."""
+
+    def mutate(self, mutable_step):
+        found = [kw.get("packages") for n, _, _, kw in mutable_step.decorator_specs if n == "pypi"]
+        print("SPY %r" % (found,))
+
+
+class SourceFlow(BaseFlow):
+    @Spy
+    @requires_source
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    SourceFlow()
+'''
+
+
+@pytest.mark.parametrize(
+    "data,expected",
+    [
+        ('type = "s3"\nbucket = "b"\nkey = "k/"', "SPY [{'boto3': '>=1.28'}]"),
+        ('type = "snowflake"\ntemplate = "sensor"', "SPY [{'snowflake-connector-python': '>=3.6'}]"),
+        ('type = "local"', "SPY []"),
+    ],
+    ids=["s3", "snowflake", "local"],
+)
+def test_observing_step_gets_its_sources_packages_under_pypi(sandbox, tmp_path, data, expected):
+    project = write_project(
+        tmp_path / "proj", 'project_name = "deps"\n[data]\n%s\n' % data, {"source.flow.py": SOURCE_SPY_FLOW}
+    )
+    # The versions are pyproject.toml's extras, not literals in a decorator.
+    shown = sandbox.run_ok(["flows/source.flow.py", "--environment=pypi", "show"], cwd=project).stdout
+    assert expected in shown
+    plain = sandbox.run_ok(["flows/source.flow.py", "show"], cwd=project).stdout
+    assert "SPY []" in plain
