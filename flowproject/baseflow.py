@@ -44,16 +44,18 @@ def _default_config_path(ctx) -> str:
     return str(path)
 
 
-def project_root(flow_name: str) -> Path:
-    """The folder holding the config in use (where ``sql/`` lives next to it)."""
-    chosen = _config._explicit_file("flowconfig") or _config._chosen_file
+def project_root(flow_name: str) -> Optional[Path]:
+    """The folder of the config in use (``sql/`` lives next to it), if there is one.
+
+    The launching process knows the file it chose; a local task process finds it from
+    the flow file again; a pod has neither (its templates are in the code package).
+    """
+    chosen = _config.chosen_file()
     if chosen is not None:
         return Path(chosen).resolve().parent
     origin = flow_file(flow_name)
     found = _config.find_config(origin) if origin else None
-    if found is not None:
-        return found.parent
-    return origin.parent if origin else Path.cwd()
+    return found.parent if found is not None else None
 
 
 class _ProjectWiring(FlowMutator):
@@ -77,8 +79,9 @@ class _ProjectWiring(FlowMutator):
     def add_to_package(self) -> Iterator[Tuple[str, str, ContentType]]:
         # The mutator instance is shared by every subclass; the package being built is
         # for the flow running in this process.
-        sql_dir = project_root(current.flow_name if current.flow_name else "") / "sql"
-        if sql_dir.is_dir():
+        root = project_root(current.flow_name or "")
+        sql_dir = root / "sql" if root is not None else None
+        if sql_dir is not None and sql_dir.is_dir():
             for path in sorted(sql_dir.rglob("*.sql")):
                 yield str(path), "sql/%s" % path.relative_to(sql_dir).as_posix(), ContentType.CODE_CONTENT
         # flowproject.requirements reads the extras (the versions @snowflake asks @pypi
@@ -118,7 +121,11 @@ class BaseFlow(FlowSpec):
 
     def query(self) -> Observation:
         """Observe ``[data]`` now (see ``flowproject.sources.observe``), tagged with this task."""
-        return observe(self.flowconfig.data.to_dict(), run_pathspec=current.pathspec)
+        return observe(
+            self.flowconfig.data.to_dict(),
+            run_pathspec=current.pathspec,
+            project_dir=project_root(current.flow_name),
+        )
 
     def get_artifact(
         self,

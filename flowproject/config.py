@@ -405,11 +405,17 @@ def _explicit_file(config_name: str) -> Optional[Path]:
     return None
 
 
+def chosen_file() -> Optional[Path]:
+    """The config file this process chose (``--config flowconfig FILE`` or the default),
+    if it chose one: task processes get values, not files."""
+    return _explicit_file("flowconfig") or _chosen_file
+
+
 def flowconfig_parser(text: str) -> Dict[str, Any]:
     """The ``parser=`` of BaseFlow's ``flowconfig``: TOML or JSON in, validated dict out."""
     if text.lstrip().startswith("{"):
         return parse_text(text, VALUE_LABEL, None)
-    source = _explicit_file("flowconfig") or _chosen_file
+    source = chosen_file()
     if source is None:
         return parse_text(text)
     return parse_text(text, display_path(source), source.resolve().parent)

@@ -398,3 +398,12 @@ def test_cli_check_json_snowflake(snow, tmp_path, capsys):
 def test_code_package_carries_pyproject_so_pods_read_the_same_extras(sandbox):
     proc = sandbox.run_ok(["flows/hello.flow.py", "package", "list"], cwd=REPO)
     assert str(REPO / "pyproject.toml") in proc.stdout + proc.stderr
+
+
+def test_templates_come_from_the_projects_own_sql_folder(snow, tmp_path):
+    # A user project beside an installed flowproject: its sql/ wins over any other.
+    (tmp_path / "sql").mkdir()
+    (tmp_path / "sql" / "mine.sql").write_text("SELECT 41 + 1 AS answer")
+    assert observe(sfdata("mine"), project_dir=tmp_path).value == [[42]]
+    with pytest.raises(SqlTemplateError, match="available in %s: mine$" % (tmp_path / "sql")):
+        observe(sfdata("sensor"), project_dir=tmp_path)

@@ -38,7 +38,9 @@ __all__ = [
 ]
 
 
-def observe(data: Mapping[str, Any], *, run_pathspec: Optional[str] = None) -> Observation:
+def observe(
+    data: Mapping[str, Any], *, run_pathspec: Optional[str] = None, project_dir: Optional[Path] = None
+) -> Observation:
     """Observe the source a validated ``[data]`` table describes.
 
     ``run_pathspec`` (``Flow/run/step/task``) tags the work where the source can carry a
@@ -57,7 +59,7 @@ def observe(data: Mapping[str, Any], *, run_pathspec: Optional[str] = None) -> O
     if kind == "snowflake":
         from . import snowflake
 
-        return snowflake.observe(data, run_pathspec=run_pathspec)
+        return snowflake.observe(data, run_pathspec=run_pathspec, project_dir=project_dir)
     raise SourceError(msg="data.type: unknown source type %r; expected local, s3 or snowflake" % (kind,))
 
 
@@ -68,4 +70,5 @@ def observe_config(path: Union[str, Path, None] = None) -> Observation:
     """
     from .. import config
 
-    return observe(config.load(Path(path) if path else config.locate())["data"])
+    path = Path(path) if path else config.locate()
+    return observe(config.load(path)["data"], project_dir=path.resolve().parent)

@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import math
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, List, Mapping, Optional
 
 from . import snowflake_connection, templates
@@ -54,7 +55,9 @@ def query_tag(run_pathspec: Optional[str]) -> str:
     return "flowproject sensor %s" % run_pathspec if run_pathspec else "flowproject check"
 
 
-def observe(data: Mapping[str, Any], *, run_pathspec: Optional[str] = None) -> Observation:
+def observe(
+    data: Mapping[str, Any], *, run_pathspec: Optional[str] = None, project_dir: Optional[Path] = None
+) -> Observation:
     """Run the template with ``data["params"]`` bound by the connector; rows are the value.
 
     The value is a list of rows, each a list of JSON-safe cells. Raises SqlTemplateError
@@ -62,7 +65,7 @@ def observe(data: Mapping[str, Any], *, run_pathspec: Optional[str] = None) -> O
     SnowflakeError for anything the connector reports.
     """
     name = data["template"]
-    sql = templates.read_template(name)
+    sql = templates.read_template(name, project_dir)
     params = data.get("params")
     with snowflake_connection.connect(
         query_tag=query_tag(run_pathspec),

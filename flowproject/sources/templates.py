@@ -15,16 +15,19 @@ SQL_DIR_ENV = "FLOWPROJECT_SQL_DIR"
 TEMPLATE_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
-def sql_dir() -> Path:
+def sql_dir(project_dir: Optional[Path] = None) -> Path:
     """The folder templates are read from.
 
-    ``$FLOWPROJECT_SQL_DIR`` when set; else ``sql/`` beside the ``flowproject`` package
-    (the repository checkout, and the code package a remote step runs from); else
+    ``$FLOWPROJECT_SQL_DIR`` when set; else ``sql/`` in ``project_dir`` (the folder of the
+    flowproject.toml in use, when known); else ``sql/`` beside the ``flowproject``
+    package (the code package a remote step runs from, and this repository); else
     ``./sql`` in the current directory.
     """
     env = os.environ.get(SQL_DIR_ENV)
     if env:
         return Path(env).expanduser().resolve()
+    if project_dir is not None and (Path(project_dir) / "sql").is_dir():
+        return (Path(project_dir) / "sql").resolve()
     import flowproject
 
     beside_package = Path(flowproject.__file__).resolve().parent.parent / "sql"
@@ -38,9 +41,9 @@ def available(folder: Optional[Path] = None) -> List[str]:
     return sorted(p.stem for p in folder.glob("*.sql")) if folder.is_dir() else []
 
 
-def template_path(name: str) -> Path:
+def template_path(name: str, project_dir: Optional[Path] = None) -> Path:
     """The file for template ``name`` (``"sensor"`` or ``"sensor.sql"``); errors say why not."""
-    folder = sql_dir()
+    folder = sql_dir(project_dir)
     stem = name[:-4] if name.endswith(".sql") else name
     if not TEMPLATE_NAME_RE.match(stem) or ".." in stem:
         raise SqlTemplateError(
@@ -57,8 +60,8 @@ def template_path(name: str) -> Path:
     return path
 
 
-def read_template(name: str) -> str:
-    path = template_path(name)
+def read_template(name: str, project_dir: Optional[Path] = None) -> str:
+    path = template_path(name, project_dir)
     try:
         return path.read_text(encoding="utf-8")
     except OSError as e:
