@@ -230,3 +230,13 @@ def test_downstream_reads_the_value_from_the_trigger_payload(sandbox, project, w
     run_id = run_id_of(proc)
     got = sandbox.client('namespace(None)\nresult = Run("DownstreamFlow/%s").data.sensor_input' % run_id)
     assert got == event["payload"]["new_value"]
+
+
+def test_readme_quick_start_runs_sensorflow_on_the_embedded_default(sandbox):
+    # The README's first command, minus the install: the repo's own config and data/.
+    first = sandbox.run_ok(["flows/sensor.flow.py", "run"], cwd=REPO)
+    assert "%s: " % (REPO / "data") in first.stdout
+    assert "changed=True; previous=None" in first.stdout
+    assert "NOT sent: no webhook configured" in first.stdout
+    second = sandbox.run_ok(["flows/sensor.flow.py", "run"], cwd=REPO)
+    assert "changed=False; previous=SensorFlow/%s" % run_id_of(first) in second.stdout
