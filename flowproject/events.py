@@ -43,14 +43,15 @@ def published_event_default(ctx: Any) -> str:
     return event_name(logical)() if logical else ""
 
 
-def check_published_name(given: str, flowconfig: Any) -> Optional[str]:
+def check_published_name(given: Optional[str], flowconfig: Any) -> Optional[str]:
     """The name to publish, refusing a ``sensor-event`` that is not this branch's own.
 
     Overriding it would let a feature-branch sensor trigger production flows.
     """
     logical = flowconfig["sensor"]["event_name"]
     expected = event_name(logical)() if logical else ""
-    if given != expected:
+    # A deployed template may hand an empty default back as None.
+    if (given or "") != expected:
         raise PublishError(
             "sensor-event is derived from [sensor] event_name and the project branch "
             "(expected %r); it cannot be set to %r" % (expected, given)
