@@ -25,7 +25,6 @@ def isolated_env(root: Path, **extra: str) -> Dict[str, str]:
         METAFLOW_DEFAULT_METADATA="local",
         METAFLOW_DATASTORE_SYSROOT_LOCAL=str(root / "datastore"),
         METAFLOW_CLIENT_CACHE_PATH=str(root / "client_cache"),
-        PYTHONPATH=str(REPO),
     )
     env.update(extra)
     return env

@@ -15,6 +15,19 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config: Any) -> None:
+    # Flows run in subprocesses import the *installed* flowproject. Putting the checkout
+    # on PYTHONPATH instead would also expose its flowproject.egg-info, whose stale file
+    # list Metaflow trusts when building code packages (it then leaves modules out).
+    import flowproject
+
+    installed = Path(flowproject.__file__).resolve().parent
+    if installed != REPO / "flowproject":
+        raise pytest.UsageError(
+            "flowproject is imported from %s, not this checkout: run pip install -e '.[dev]' here" % installed
+        )
+
+
 class MetaflowSandbox:
     """An isolated Metaflow world for one test: runs flows and reads results in it."""
 
@@ -37,10 +50,6 @@ class MetaflowSandbox:
                 "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(root / "datastore"),
                 "METAFLOW_CLIENT_CACHE_PATH": str(root / "client_cache"),
                 "USERNAME": "tester",
-                # The checkout under test wins over any installed copy of flowproject.
-                "PYTHONPATH": os.pathsep.join(
-                    [str(REPO)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
-                ),
                 "PYTHONUNBUFFERED": "1",
             }
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import site
 import tarfile
 
 import pytest
@@ -35,7 +36,10 @@ def pod_env(sandbox, pod, extra=None):
     env = dict(sandbox.env)
     env.update(extra or {})
     # What the Argo template sets: the config comes from the package, code from .mf_code.
-    env["PYTHONPATH"] = str(pod / ".mf_code")
+    # Python runs with -S (below) and only site-packages' plain paths, so the editable
+    # install of this checkout (a .pth import hook) cannot supply a module the package
+    # lacks: the pod has no flowproject but the packaged one.
+    env["PYTHONPATH"] = os.pathsep.join([str(pod / ".mf_code"), *site.getsitepackages()])
     env["METAFLOW_FLOW_CONFIG_VALUE"] = '{"flowconfig": "kv.flowconfig"}'
     env["PYTHONNOUSERSITE"] = "1"
     return env
@@ -44,7 +48,7 @@ def pod_env(sandbox, pod, extra=None):
 def pod_steps(sandbox, pod, env, event):
     top = ["sensor.flow.py", "--branch", "pod", "--quiet", "--no-pylint", "--metadata=local",
            "--datastore=local", "--environment=local"]
-    run_pod = lambda args: sandbox.run(args, cwd=pod, env=env)  # noqa: E731 - tiny local helper
+    run_pod = lambda args: sandbox.run(["-S", *args], cwd=pod, env=env)  # noqa: E731 - tiny local helper
     init = run_pod([*top, "init", "--run-id", RUN, "--task-id", "t-params", "--sensor-event", event])
     assert init.returncode == 0, init.stderr
     start = run_pod([*top, "step", "start", "--run-id", RUN, "--task-id", "t-start", "--retry-count", "0",
@@ -58,7 +62,7 @@ def pod_steps(sandbox, pod, env, event):
 
 def check_pod_imports(sandbox, pod, env):
     probe = sandbox.run_ok(
-        ["-c", "import flowproject, os; from flowproject.sources.templates import template_path;"
+        ["-S", "-c", "import flowproject, os; from flowproject.sources.templates import template_path;"
                "print(flowproject.__file__); print(template_path('sensor'))"],
         cwd=pod, env=env,
     )
@@ -81,7 +85,13 @@ def test_sensorflow_runs_from_its_code_package_with_the_local_source(sandbox, tm
     pod = unpack_package(sandbox, project, tmp_path)
     listing = sorted(str(p.relative_to(pod)) for p in pod.rglob("*") if "metaflow" not in p.parts)
     assert "sensor.flow.py" in listing and ".mf_code/sql/sensor.sql" in listing
-    assert ".mf_code/flowproject/baseflow.py" in listing and ".mf_meta/CONFIG" in listing
+    assert ".mf_meta/CONFIG" in listing
+    # Every module of the library travels, not only those Metaflow saw imported.
+    library = sorted(
+        ".mf_code/%s" % p.relative_to(REPO).as_posix()
+        for p in (REPO / "flowproject").rglob("*.py")
+    )
+    assert [f for f in library if f not in listing] == []
     assert not any(name.endswith("flowproject.toml") for name in listing)
 
     env = pod_env(sandbox, pod)
