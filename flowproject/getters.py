@@ -61,6 +61,8 @@ def use_persistent_cache() -> Path:
     from metaflow.client import filecache
 
     path = client_cache_dir()
+    if filecache.CLIENT_CACHE_PATH == str(path):
+        return path  # already in place: get_artifact calls this every time
     path.mkdir(parents=True, exist_ok=True)
     os.environ["METAFLOW_CLIENT_CACHE_PATH"] = str(path)
     metaflow_config.CLIENT_CACHE_PATH = str(path)

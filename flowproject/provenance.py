@@ -8,6 +8,7 @@ commit with ``Flow("SensorFlow").runs("commit:1a2b3c4")``.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import sys
@@ -44,13 +45,16 @@ def tags_for(info: Optional[Dict[str, str]]) -> List[str]:
     return ["commit:%s" % info["commit"], "git_branch:%s" % info["branch"], "git_dirty:%s" % info["dirty"]]
 
 
-def _make_tagger():
+@functools.lru_cache(maxsize=None)
+def tagger():
+    """The step decorator BaseFlow puts on ``start``: tags the run from the flow's checkout.
+
+    Built on first use, one class per process, like ``flowproject.runs.recorder``.
+    """
     from metaflow import Run, current
     from metaflow.user_decorators.user_step_decorator import UserStepDecorator
 
     class tag_git_provenance(UserStepDecorator):
-        """Added to every BaseFlow's ``start``: tags the run from the flow's checkout."""
-
         def pre_step(self, step_name, flow, inputs=None):
             if current.get("retry_count"):
                 return  # tagged on the first attempt
@@ -59,14 +63,3 @@ def _make_tagger():
                 Run("%s/%s" % (current.flow_name, current.run_id), _namespace_check=False).add_tags(tags)
 
     return tag_git_provenance
-
-
-_tagger = None
-
-
-def tagger():
-    """The step decorator BaseFlow puts on ``start`` (one class, created once)."""
-    global _tagger
-    if _tagger is None:
-        _tagger = _make_tagger()
-    return _tagger

@@ -12,6 +12,7 @@ it). SensorFlow's state and the getters both resolve "latest" here.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from contextlib import contextmanager
@@ -113,29 +114,20 @@ def latest_successful_run(
     return None
 
 
-def _make_recorder():
-    # Built lazily so that importing this module does not register a step decorator
-    # with Metaflow before BaseFlow needs it.
+@functools.lru_cache(maxsize=None)
+def recorder():
+    """The step decorator BaseFlow puts on ``end``: records the run once end succeeded.
+
+    Built on first use (one class per process) so importing this module does not
+    register a step decorator with Metaflow before BaseFlow needs it.
+    """
     from metaflow import current
     from metaflow.user_decorators.user_step_decorator import UserStepDecorator
 
     class record_latest_run(UserStepDecorator):
-        """Added to every BaseFlow's ``end`` step: records the run once end succeeded."""
-
         def post_step(self, step_name, flow, exception=None):
             if exception is None and current.get("project_name"):
                 record_successful_run(current.flow_name, current.run_id, current.project_name, current.branch_name)
             return exception, None
 
     return record_latest_run
-
-
-_recorder = None
-
-
-def recorder():
-    """The step decorator BaseFlow puts on ``end`` (one class, created once)."""
-    global _recorder
-    if _recorder is None:
-        _recorder = _make_recorder()
-    return _recorder

@@ -8,12 +8,11 @@ an event is planned only on a change (or when forced); the payload carries the n
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, Mapping, Optional
 
 from .runs import latest_successful_run
-from .sources import Observation
+from .sources import Observation, canonical_json
 
 # Argo passes the payload through a Sensor into workflow parameters; keep what travels
 # small and send a summary + fingerprint for anything larger.
@@ -42,7 +41,7 @@ def payload_for(
 ) -> Dict[str, Any]:
     """The event payload: never a key that is also a flow parameter of BaseFlow."""
     value: Any = observation.value
-    if len(json.dumps(value, sort_keys=True, default=str)) > MAX_INLINE_PAYLOAD_BYTES:
+    if len(canonical_json(value)) > MAX_INLINE_PAYLOAD_BYTES:
         value = {"summary": observation.summary, "fingerprint": observation.fingerprint}
     return {
         payload_key: value,
