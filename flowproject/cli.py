@@ -71,6 +71,7 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         teardown=args.teardown,
         only_json=args.only_json,
         as_json=args.json,
+        summary_markdown=args.summary_markdown,
     )
 
 
@@ -97,6 +98,7 @@ def add_deploy_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--branch", metavar="NAME", help="git branch to deploy as (default: CI variables, then git)")
     p.add_argument("--teardown", action="store_true", help="delete the branch's deployments (argo-workflows delete)")
     p.add_argument("--only-json", metavar="DIR", help="render each WorkflowTemplate into DIR/<FlowName>.json; deploy nothing")
+    p.add_argument("--summary-markdown", metavar="FILE", help="also append the per-flow table to FILE as Markdown (e.g. $GITHUB_STEP_SUMMARY)")
     p.add_argument("files", nargs="*", metavar="FLOW_FILE", help="flow files (default: flows/**/*.flow.py)")
 
 
