@@ -175,6 +175,8 @@ def init(
     substitutions = {
         "@@PROJECT_NAME@@": name,
         "@@PROJECT_DIR@@": project_dir,
+        # For paths GitHub resolves from the repository root (hashFiles).
+        "@@PROJECT_PREFIX@@": "" if project_dir == "." else project_dir + "/",
         "@@FLOWPROJECT_SPEC@@": flowproject_spec or default_flowproject_spec(),
     }
     report = InitReport(root)

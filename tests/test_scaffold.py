@@ -154,6 +154,8 @@ def test_init_in_a_subfolder_puts_workflows_at_the_git_root(tmp_path):
     assert (sub / "flowproject.toml").is_file() and (repo / ".github" / "workflows").is_dir()
     workflow = (repo / ".github" / "workflows" / "flowproject-deploy.yml").read_text()
     assert 'working-directory: "pipelines"' in workflow
+    tests = (repo / ".github" / "workflows" / "flowproject-tests.yml").read_text()
+    assert "hashFiles('pipelines/tests/**')" in tests
     assert (repo / ".gitignore").read_text().endswith("metaflow_card_cache/\n")
 
 
@@ -197,6 +199,7 @@ def test_init_workflows_install_the_users_project_and_flowproject(tmp_path):
     assert ".[dev]" not in texts and ".[s3]" not in texts and "@@" not in texts
     deploy = (gh / "workflows" / "flowproject-deploy.yml").read_text()
     assert '--summary-markdown "$GITHUB_STEP_SUMMARY"' in deploy
+    assert "hashFiles('tests/**')" in (gh / "workflows" / "flowproject-tests.yml").read_text()
     assert './deploy --teardown --branch "$DELETED_BRANCH"' in deploy
 
 
