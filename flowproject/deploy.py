@@ -347,7 +347,7 @@ def deploy(
 
     The project root is the folder of the ``flowproject.toml`` found from the first
     file given (else the current directory); its ``[deploy] production_branches`` decide
-    which git branches deploy with ``--production``. A teardown then deletes every other
+    which git branches deploy with ``--production``. A teardown without ``files`` then deletes every other
     deployment of the project in that branch found on the cluster (see
     :mod:`flowproject.teardown`). ``summary_markdown`` is a file the per-flow table is
     appended to as Markdown (GitHub's ``$GITHUB_STEP_SUMMARY``).
@@ -378,7 +378,9 @@ def deploy(
         tags=tags,
         progress=None if dry_run else err,
     )
-    if teardown and not dry_run:
+    # A teardown of named files deletes just those; a whole-branch teardown clears the cluster.
+    whole_branch = teardown and not files
+    if whole_branch and not dry_run:
         results += _teardown_leftovers(cfg["project_name"], decision, root, jobs, err)
     failed = [r for r in results if r.status == "failed"]
     for r in failed:
@@ -393,7 +395,7 @@ def deploy(
         if dry_run:
             for r in results:
                 print(shlex.join(r.command) if r.status == "planned" else "# %s: %s" % (r.file, r.error), file=out)
-            if teardown:
+            if whole_branch:
                 print(
                     "# then: every other deployment of project %s in %s found on the cluster"
                     % (cfg["project_name"], decision.namespace),

@@ -185,6 +185,21 @@ def test_teardown_that_cannot_list_the_cluster_fails_with_one_row(sandbox, kube,
     assert kube.names() == ["demo.test.featx.onlyonbranchflow"]
 
 
+def test_teardown_of_named_files_leaves_the_rest_of_the_branch(sandbox, kube, tmp_path):
+    pytest.importorskip("kubernetes")
+    repo = git_project(tmp_path / "repo", "main", flows={"hello.flow.py": HELLO.format(name="HelloFlow")})
+    kube.add(template("demo.test.featx.helloflow", "HelloFlow", "test.feat_x", owner=sandbox.env["METAFLOW_USER"]))
+    kube.add(template("demo.test.featx.onlyonbranchflow", "OnlyOnBranchFlow", "test.feat_x"))
+    proc = sandbox.run(
+        ["-m", "flowproject.cli", "deploy", "--teardown", "--branch", "feat_x", "--json", "flows/hello.flow.py"],
+        cwd=repo,
+        env=teardown_env(sandbox, kube, tmp_path),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [r["flow"] for r in json.loads(proc.stdout)] == ["HelloFlow"]
+    assert kube.names() == ["demo.test.featx.onlyonbranchflow"]
+
+
 def test_teardown_dry_run_says_it_will_also_clear_the_cluster(sandbox, tmp_path):
     repo = git_project(tmp_path / "repo", "main", flows={"hello.flow.py": HELLO.format(name="HelloFlow")})
     summary = tmp_path / "summary.md"
