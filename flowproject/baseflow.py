@@ -10,10 +10,14 @@ from metaflow import Config, FlowMutator, FlowSpec, Parameter, config_expr, curr
 from metaflow.packaging_sys import ContentType
 
 from . import config as _config
+from . import duplicates as _duplicates
 from . import provenance as _provenance
 from . import requirements
 from . import runs as _runs
 from .sources import Observation, observe
+
+# A repeated @project/@schedule on a subclass is one line, not a traceback.
+_duplicates.install()
 
 # Flow class name -> the file that defines it. Metaflow evaluates the Config default in
 # the *calling* process (under Runner/Deployer sys.argv[0] is not the flow file), and the

@@ -71,7 +71,23 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         teardown=args.teardown,
         only_json=args.only_json,
         as_json=args.json,
+        summary_markdown=args.summary_markdown,
     )
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from . import scaffold
+
+    report = scaffold.init(args.dir, project_name=args.project_name, flowproject_spec=args.flowproject_spec)
+    print("\n".join(report.lines()))
+    return 0
+
+
+def _cmd_new(args: argparse.Namespace) -> int:
+    from . import scaffold
+
+    print("wrote %s" % _config.display_path(scaffold.new_flow(args.name, args.dir)))
+    return 0
 
 
 def add_deploy_arguments(p: argparse.ArgumentParser) -> None:
@@ -82,6 +98,7 @@ def add_deploy_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--branch", metavar="NAME", help="git branch to deploy as (default: CI variables, then git)")
     p.add_argument("--teardown", action="store_true", help="delete the branch's deployments (argo-workflows delete)")
     p.add_argument("--only-json", metavar="DIR", help="render each WorkflowTemplate into DIR/<FlowName>.json; deploy nothing")
+    p.add_argument("--summary-markdown", metavar="FILE", help="also append the per-flow table to FILE as Markdown (e.g. $GITHUB_STEP_SUMMARY)")
     p.add_argument("files", nargs="*", metavar="FLOW_FILE", help="flow files (default: flows/**/*.flow.py)")
 
 
@@ -108,6 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("deploy", help="deploy every flow to Argo Workflows (see ./deploy)")
     add_deploy_arguments(p)
     p.set_defaults(func=_cmd_deploy)
+
+    p = sub.add_parser("init", help="set up flowproject in a git repository; never overwrites a file")
+    p.add_argument("dir", nargs="?", default=".", help="the project folder (default: the current one)")
+    p.add_argument("--project-name", metavar="NAME", help="the Metaflow project name (default: from pyproject.toml or the folder)")
+    p.add_argument("--flowproject-spec", metavar="REQ", help="pip requirement the workflows install flowproject with (default: this version)")
+    p.set_defaults(func=_cmd_init)
+
+    p = sub.add_parser("new", help="write flows/NAME.flow.py, a BaseFlow following the team guide")
+    p.add_argument("name", help="the flow's snake_case name (the class is its CamelCase)")
+    p.add_argument("--dir", default=".", help="the project folder (default: the current one)")
+    p.set_defaults(func=_cmd_new)
     return parser
 
 

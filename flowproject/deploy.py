@@ -24,6 +24,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, TextIO
 
 from . import config as _config
 from . import provenance as _provenance
+from . import teardown as _teardown
 from .branches import BranchDecision, decide
 from .errors import FlowprojectError
 
@@ -197,8 +198,9 @@ def _run_one(
     cwd: Path,
     env: Optional[Mapping[str, str]],
     json_dir: Optional[Path],
+    label: Optional[str] = None,
 ) -> Result:
-    file = _config.display_path(target.file)
+    file = label or _config.display_path(target.file)
     if target.error:
         return Result(target.flow, file, command, "failed", 0.0, target.error)
     started = time.monotonic()
@@ -276,6 +278,48 @@ def summary_table(results: Sequence[Result], decision: BranchDecision) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(results: Sequence[Result], decision: BranchDecision, *, title: str) -> str:
+    """The summary as a Markdown table (for GitHub's job summary, ``$GITHUB_STEP_SUMMARY``)."""
+    lines = [
+        "### %s" % _md_cell(title),
+        "",
+        _md_cell(describe(decision)),
+        "",
+        "| flow | file | branch | result | seconds | error |",
+        "|---|---|---|---|---:|---|",
+    ]
+    for r in results:
+        cells = (r.flow, r.file, decision.namespace, r.status, "%.1f" % r.seconds, r.error or "")
+        lines.append("| %s |" % " | ".join(_md_cell(c) for c in cells))
+    return "\n".join(lines) + "\n"
+
+
+def _teardown_leftovers(
+    project: str, decision: BranchDecision, root: Path, jobs: int, progress: Optional[TextIO]
+) -> List[Result]:
+    # After the file-based deletes: whatever the cluster still has for this branch,
+    # typically flows whose files only ever existed on the deleted branch.
+    try:
+        found = _teardown.branch_deployments(project, decision.namespace)
+    except _teardown.TeardownError as e:
+        return [Result("(cluster)", "", [], "failed", 0.0, str(e))]
+
+    def one(d: _teardown.Deployment) -> Result:
+        target = FlowTarget(Path(d.name), d.flow)
+        label = "(no file; deployed as %s)" % d.name
+        result = _run_one(target, _teardown.delete_command(d.name), root, None, None, label=label)
+        if progress is not None:
+            print("%-6s %s (%.1fs)" % (result.status, result.flow, result.seconds), file=progress, flush=True)
+        return result
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(one, found))
+
+
 def describe(decision: BranchDecision) -> str:
     where = "production (--production)" if decision.production else "--branch %s" % decision.metaflow_branch
     return "git branch %r (from %s) -> %s, Metaflow branch %s" % (
@@ -295,6 +339,7 @@ def deploy(
     teardown: bool = False,
     only_json: Optional[str] = None,
     as_json: bool = False,
+    summary_markdown: Optional[str] = None,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
@@ -302,7 +347,10 @@ def deploy(
 
     The project root is the folder of the ``flowproject.toml`` found from the first
     file given (else the current directory); its ``[deploy] production_branches`` decide
-    which git branches deploy with ``--production``.
+    which git branches deploy with ``--production``. A teardown without ``files`` then deletes every other
+    deployment of the project in that branch found on the cluster (see
+    :mod:`flowproject.teardown`). ``summary_markdown`` is a file the per-flow table is
+    appended to as Markdown (GitHub's ``$GITHUB_STEP_SUMMARY``).
     """
     config_path = _config.locate(files[0] if files else None)
     root = config_path.parent
@@ -330,6 +378,10 @@ def deploy(
         tags=tags,
         progress=None if dry_run else err,
     )
+    # A teardown of named files deletes just those; a whole-branch teardown clears the cluster.
+    whole_branch = teardown and not files
+    if whole_branch and not dry_run:
+        results += _teardown_leftovers(cfg["project_name"], decision, root, jobs, err)
     failed = [r for r in results if r.status == "failed"]
     for r in failed:
         # The table has one line per flow; the full story of each failure goes to stderr.
@@ -343,6 +395,16 @@ def deploy(
         if dry_run:
             for r in results:
                 print(shlex.join(r.command) if r.status == "planned" else "# %s: %s" % (r.file, r.error), file=out)
+            if whole_branch:
+                print(
+                    "# then: every other deployment of project %s in %s found on the cluster"
+                    % (cfg["project_name"], decision.namespace),
+                    file=out,
+                )
         else:
             print(summary_table(results, decision), file=out)
+    if summary_markdown:
+        verb = "teardown" if teardown else ("deploy plan" if dry_run else ("render" if only_json else "deploy"))
+        with open(summary_markdown, "a", encoding="utf-8") as f:
+            f.write(markdown_table(results, decision, title="flowproject %s: %s" % (verb, cfg["project_name"])))
     return 1 if failed else 0

@@ -36,6 +36,10 @@ RESERVED_PAYLOAD_KEYS = frozenset(
     }
 )
 
+# What botocore accepts as a bucket name (its VALID_BUCKET); anything else it answers
+# with a dump of this regex, long after validation.
+S3_BUCKET_RE = re.compile(r"^[a-zA-Z0-9.\-_]{1,255}$")
+
 DATA_TYPES = ("local", "s3", "snowflake")
 CHECK_MODES = ("files_metadata", "file_modified_ts", "file_size")
 
@@ -196,15 +200,36 @@ class _Validator:
                 )
         for key, (check, default) in fields.items():
             path = "%s.%s" % (prefix, key)
-            # JSON null (how a resolved config writes "unset") counts as absent.
-            if raw.get(key) is not None:
-                value = raw[key]
+            # JSON null (how a resolved config writes "unset") counts as absent, and so
+            # does "" in an optional key (the Outerbounds scaffold writes event_name = "").
+            # Only where "" means something (data.key: the whole bucket) is it kept.
+            value = raw.get(key)
+            if value == "" and default is not REQUIRED and check is not _str:
+                value = None
+            if value is not None:
                 out[key] = check(value, lambda exp, p=path, v=value: self.fail(p, exp, v))
             elif default is REQUIRED:
                 self.fail(path, "required key is missing")
             else:
                 out[key] = list(default) if isinstance(default, list) else default
         return out
+
+
+def _split_bucket_url(v: _Validator, bucket: str, key: Optional[str]) -> "tuple[str, Optional[str]]":
+    # The scaffold writes bucket = "s3://name"; "s3://name/prefix" also carries the key.
+    if bucket.startswith("s3://"):
+        name, _, prefix = bucket[len("s3://"):].partition("/")
+        if prefix:
+            if key is not None and key != prefix:
+                v.fail(
+                    "data.bucket",
+                    "gives the key %r and data.key gives %r; keep one of them" % (prefix, key),
+                )
+            key = prefix
+        bucket = name
+    if not S3_BUCKET_RE.match(bucket):
+        v.fail("data.bucket", "expected an S3 bucket name (letters, digits, '.', '-', '_') or s3://name[/prefix]", bucket)
+    return bucket, key
 
 
 def _show(value: Any) -> str:
@@ -261,6 +286,8 @@ def validate(raw: Mapping[str, Any], label: str = CONFIG_FILENAME, base_dir: Opt
         )
 
     data = v.table(raw.get("data", {}), "data", DATA_FIELDS)
+    if data["bucket"] is not None:
+        data["bucket"], data["key"] = _split_bucket_url(v, data["bucket"], data["key"])
     for key in REQUIRED_BY_TYPE[data["type"]]:
         if data[key] is None:
             v.fail("data.%s" % key, "required when data.type is '%s'" % data["type"])
