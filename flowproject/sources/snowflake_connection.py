@@ -18,10 +18,10 @@ line with any secret value masked, and without the connector's exception chained
 from __future__ import annotations
 
 import os
-import re
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
+from ..secrets import mask_urls, mask_values
 from .errors import SnowflakeCredentialsError, SnowflakeError
 
 REQUIRED_ENV = ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER")
@@ -114,15 +114,6 @@ def session_parameters(query_tag: str, timeout_seconds: int) -> Dict[str, Any]:
     return {"QUERY_TAG": query_tag, "STATEMENT_TIMEOUT_IN_SECONDS": int(timeout_seconds)}
 
 
-def _mask(text: str, secrets: List[str]) -> str:
-    for secret in secrets:
-        if secret:
-            # Whole tokens only: a short password such as "snow" must not turn the word
-            # "snowflake" into "***flake" (garbling the message and hinting at the secret).
-            text = re.sub(r"(?<![A-Za-z0-9])%s(?![A-Za-z0-9])" % re.escape(secret), "***", text)
-    return text.replace("\n", " ")
-
-
 def secret_values(environ: Optional[Mapping[str, str]] = None) -> List[str]:
     env = os.environ if environ is None else environ
     return [env[name] for name in SECRET_ENV if env.get(name)]
@@ -134,7 +125,7 @@ def describe_error(err: BaseException, where: str) -> str:
     errno = getattr(err, "errno", None)
     if errno and errno != -1 and str(errno) not in text:  # -1: the connector had no code
         text = "%s (errno %s)" % (text, errno)
-    return _mask(text, secret_values())
+    return mask_values(mask_urls(text), secret_values())
 
 
 @contextmanager
