@@ -3,7 +3,7 @@
 Two kinds of secret end up in our messages: known values (a Snowflake password, a key
 passphrase) and URLs that carry credentials (``https://user:pass@host``,
 ``https://host/hook?token=...``). A URL is masked wherever it appears in a text: its
-user info, every query value and its fragment become ``***``; scheme, host, port and path
+user info, every query value and its fragment become ``[masked]``; scheme, host, port and path
 stay, so the message still says where the request went.
 """
 
@@ -13,13 +13,16 @@ import re
 from typing import Iterable, List, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-MASK = "***"
+# Not "***": Metaflow prints an exception's message splitting it on "*" (its highlight
+# markup), so "?token=***" would reach the log as "?token=".
+MASK = "[masked]"
 # Secret parts of a URL shorter than this are masked only inside the URL, not loose.
 MIN_LOOSE_SECRET_CHARS = 4
 
 # A URL inside free text: scheme://... up to whitespace, a quote or an angle bracket
 # (how URLs end inside exception texts, reprs and HTML).
-_URL_RE = re.compile(r"""[A-Za-z][A-Za-z0-9+.\-]*://[^\s'"<>`]+""")
+# Punctuation that ends a sentence ("... to http://h/x: refused") is not part of it.
+_URL_RE = re.compile(r"""[A-Za-z][A-Za-z0-9+.\-]*://[^\s'"<>`]*[^\s'"<>`:.,;)\]]""")
 # scheme://userinfo@ : everything before the first @ of the authority.
 _USERINFO_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#]*)@")
 # name=value pairs of a query; a bare item (no "=") may itself be a token.
@@ -27,7 +30,7 @@ _QUERY_ITEM_RE = re.compile(r"([^&;=]*)(=?)([^&;]*)")
 
 
 def mask_url(url: str) -> str:
-    """``url`` with its user info, query values and fragment replaced by ``***``."""
+    """``url`` with its user info, query values and fragment replaced by ``[masked]``."""
     url = _USERINFO_RE.sub(lambda m: "%s%s@" % (m.group(1), MASK), url, count=1)
     url, hash_, fragment = url.partition("#")
     base, question, query = url.partition("?")
@@ -56,8 +59,10 @@ def url_secrets(url: Optional[str]) -> List[str]:
     found: List[str] = []
     match = _USERINFO_RE.match(url)
     if match:
-        user, _, password = match.group(2).partition(":")
-        found += [user, password]
+        user, colon, password = match.group(2).partition(":")
+        # A lone user is a token (https://TOKEN@host); beside a password it is a name,
+        # and masking it loose would garble words such as "sensor" in every message.
+        found.append(password if colon else user)
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -75,11 +80,11 @@ def url_secrets(url: Optional[str]) -> List[str]:
 
 
 def mask_values(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with each secret value replaced by ``***``, and on one line."""
+    """``text`` with each secret value replaced by ``[masked]``, and on one line."""
     for secret in secrets:
         if secret:
             # Whole tokens only: a short password such as "snow" must not turn the word
-            # "snowflake" into "***flake" (garbling the message and hinting at the secret).
+            # "snowflake" into "[masked]flake" (garbling the message and hinting at the secret).
             text = re.sub(r"(?<![A-Za-z0-9])%s(?![A-Za-z0-9])" % re.escape(secret), MASK, text)
     return text.replace("\r", " ").replace("\n", " ")
 

@@ -224,7 +224,7 @@ def test_secrets_in_a_connector_message_are_masked_as_whole_tokens(monkeypatch):
     monkeypatch.setenv("SNOWFLAKE_PASSWORD", "snow")
     monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", "p@ss phrase!")
     err = snowflake.connector.errors.OperationalError(msg="login to snowflake failed: password=snow\nphrase 'p@ss phrase!'")
-    assert describe_error(err, "snowflake: x") == "snowflake: x: login to snowflake failed: password=*** phrase '***'"
+    assert describe_error(err, "snowflake: x") == "snowflake: x: login to snowflake failed: password=[masked] phrase '[masked]'"
 
 
 def _pem(passphrase=None):
