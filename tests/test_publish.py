@@ -347,3 +347,9 @@ def test_url_secrets_are_masked_also_where_they_appear_alone_or_decoded():
     out = mask_urls(text, [url])
     assert out == "<urlopen error http://[masked]@h:1/x?token=[masked]> password [masked], token [masked] second line"
     assert set(url_secrets(url)) == {"p%40ss-word", "p@ss-word", "t0k3n-value"}  # "bot": too short to mask loose
+
+
+def test_readme_masking_example_is_what_flowproject_prints():
+    url = "https://bot:pw-1a2b3c@argo.example.com/hook?token=abc123def"
+    raw = "could not publish mfns.proj.prod.data_changed to %s: the webhook answered 500 Internal Server Error" % url
+    assert mask_urls(raw, [url]) in (REPO / "README.md").read_text()
