@@ -180,7 +180,9 @@ def post_event(url: str, name: str, payload: Mapping[str, Any], timeout_seconds:
             raise fail(_no_answer(timeout_seconds)) from None
         err = outcome["error"]
         if isinstance(err, urllib.error.HTTPError):
-            raise fail(_http_answer(err)) from None
+            answer = _http_answer(err)
+            err.close()  # the error carries the open response
+            raise fail(answer) from None
         reason = getattr(err, "reason", err)
         if isinstance(reason, (socket.timeout, TimeoutError)):
             raise fail(_no_answer(timeout_seconds)) from None
@@ -189,7 +191,10 @@ def post_event(url: str, name: str, payload: Mapping[str, Any], timeout_seconds:
             backoff *= 2
             continue
         if isinstance(reason, ConnectionRefusedError):
-            raise fail("connection refused (%d attempt%s in %d s)" % (attempts, "" if attempts == 1 else "s", timeout_seconds)) from None
+            raise fail(
+                "connection refused (%d attempt%s within [sensor] publish_timeout_seconds = %g)"
+                % (attempts, "" if attempts == 1 else "s", timeout_seconds)
+            ) from None
         if not isinstance(err, Exception):
             raise err  # KeyboardInterrupt and friends are not ours to turn into a message
         raise fail("%s: %s" % (type(err).__name__, reason)) from None
