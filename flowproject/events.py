@@ -13,15 +13,12 @@ from typing import Any, Callable, Dict, Optional
 
 from metaflow import FlowMutator, namespaced_event_name, trigger, trigger_on_finish
 
-from .errors import FlowprojectError
+from .schema import DEFAULT_PUBLISH_TIMEOUT_SECONDS
+from .webhook import PublishError, post_event
 
 # The flow that publishes sensor events, and that @on_sensor_event listens to without
 # an event name.
 SENSOR_FLOW = "SensorFlow"
-
-
-class PublishError(FlowprojectError):
-    headline = "Sensor event not published"
 
 
 def event_name(logical_name: str) -> Callable[..., str]:
@@ -81,15 +78,15 @@ def delivery_blocker() -> Optional[str]:
     return "no webhook configured (METAFLOW_ARGO_EVENTS_WEBHOOK_URL is unset): nothing was sent"
 
 
-def publish(event: Dict[str, Any]) -> Dict[str, Any]:
+def publish(event: Dict[str, Any], timeout_seconds: Optional[float] = None) -> Dict[str, Any]:
     """Send a planned event (``{"name", "payload", "publish": bool, ...}``).
 
     Returns the event record with ``sent`` and, when not sent, ``reason``. A failed
-    send raises PublishError, so the run fails and the next run sees the change again.
+    send raises PublishError, so the run fails and the next run sees the change again:
+    a redirect, any answer but 2xx, a refused connection, or no answer within
+    ``timeout_seconds`` (``[sensor] publish_timeout_seconds``; one deadline for the whole
+    send). The message is one line and never shows a secret from the webhook URL.
     """
-    from metaflow.integrations import ArgoEvent
-    from metaflow.plugins.argo.argo_events import ArgoEventException
-
     record = {k: v for k, v in event.items() if k != "publish"}
     blocker = delivery_blocker()
     if event.get("publish") and blocker:
@@ -100,10 +97,12 @@ def publish(event: Dict[str, Any]) -> Dict[str, Any]:
             print("Event %s NOT sent: %s" % (record["name"], record.get("reason")))
         return record
     url = webhook_url()
-    try:
-        event_id = ArgoEvent(event["name"], url=url).publish(event["payload"], force=True, ignore_errors=False)
-    except ArgoEventException as e:
-        raise PublishError("could not publish %s to %s: %s" % (event["name"], url, e)) from None
+    if not url:
+        raise PublishError(
+            "could not publish %s: METAFLOW_ARGO_EVENTS_WEBHOOK_URL is not set in this deployed workflow" % event["name"]
+        )
+    seconds = timeout_seconds if timeout_seconds is not None else DEFAULT_PUBLISH_TIMEOUT_SECONDS
+    event_id = post_event(url, event["name"], event["payload"], seconds)
     record.update(sent=True, id=event_id)
     return record
 

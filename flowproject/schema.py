@@ -41,6 +41,9 @@ RESERVED_PAYLOAD_KEYS = frozenset(
 S3_BUCKET_RE = re.compile(r"^[a-zA-Z0-9.\-_]{1,255}$")
 
 DATA_TYPES = ("local", "s3", "snowflake")
+# ArgoEvent's own timeout per attempt; here it bounds the whole publish (redirects refused,
+# refused connections retried, a webhook trickling bytes cut off).
+DEFAULT_PUBLISH_TIMEOUT_SECONDS = 60
 CHECK_MODES = ("files_metadata", "file_modified_ts", "file_size")
 
 
@@ -157,6 +160,7 @@ SENSOR_FIELDS = {
     "event_name": (_matching(EVENT_NAME_RE, "a name of [A-Za-z0-9_.-] characters"), None),
     "payload_key": (_payload_key, "value"),
     "publish_on_first_run": (_bool, True),
+    "publish_timeout_seconds": (_positive_int, DEFAULT_PUBLISH_TIMEOUT_SECONDS),
 }
 DEPLOY_FIELDS = {
     "production_branches": (_branch_list, ["main", "master"]),

@@ -15,7 +15,8 @@ from .runs import latest_successful_run
 from .sources import Observation, canonical_json
 
 # Argo passes the payload through a Sensor into workflow parameters; keep what travels
-# small and send a summary + fingerprint for anything larger.
+# small and send a summary + fingerprint for anything larger. Counted in UTF-8 bytes,
+# not characters: 3,000 "é" are 3,000 characters but 6,000 bytes.
 MAX_INLINE_PAYLOAD_BYTES = 4096
 
 
@@ -41,7 +42,7 @@ def payload_for(
 ) -> Dict[str, Any]:
     """The event payload: never a key that is also a flow parameter of BaseFlow."""
     value: Any = observation.value
-    if len(canonical_json(value)) > MAX_INLINE_PAYLOAD_BYTES:
+    if len(canonical_json(value).encode("utf-8")) > MAX_INLINE_PAYLOAD_BYTES:
         value = {"summary": observation.summary, "fingerprint": observation.fingerprint}
     return {
         payload_key: value,

@@ -48,7 +48,7 @@ class SensorFlow(BaseFlow):
         """Publish the planned event; a failed send fails the run (at-least-once)."""
         from flowproject.events import publish
 
-        self.event = publish(self.event)
+        self.event = publish(self.event, timeout_seconds=self.flowconfig.sensor.publish_timeout_seconds)
 
 
 if __name__ == "__main__":

@@ -134,6 +134,7 @@ def test_defaults_are_filled(tmp_path):
         "event_name": None,
         "payload_key": "value",
         "publish_on_first_run": True,
+        "publish_timeout_seconds": 60,
     }
     assert cfg["deploy"]["production_branches"] == ["main", "master"]
     assert cfg["getters"] == {}

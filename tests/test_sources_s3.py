@@ -19,7 +19,7 @@ import pytest
 
 from conftest import free_port, write_project
 from flowproject import cli, observe
-from flowproject.sources import S3AccessDeniedError, S3NoSuchBucketError, S3ThrottledError, fingerprint
+from flowproject.sources import S3AccessDeniedError, S3Error, S3NoSuchBucketError, S3ThrottledError, fingerprint
 
 
 @pytest.fixture
@@ -375,3 +375,29 @@ def test_cli_check_json_s3(aws, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["value"]["count"] == 1 and out["value"]["total_bytes"] == 4
     assert out["summary"].startswith("s3://%s/exports/: 1 file, 4 bytes" % bucket)
+
+
+# -- secrets in the endpoint URL -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://minio:s3-Secr3tPw@127.0.0.1:{port}",  # a MinIO user and password
+        "http://127.0.0.1:{port}/?X-Amz-Security-Token=tok-ABCD1234",  # a signed query
+    ],
+)
+@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"])
+@pytest.mark.parametrize("mode", ["file_size", "files_metadata"])
+def test_s3_endpoint_url_with_credentials_is_masked_in_errors(aws, monkeypatch, endpoint, variable, mode):
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    monkeypatch.setenv(variable, endpoint.format(port=free_port()))  # nothing listens there
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    with pytest.raises(S3Error) as err:
+        observe(s3data("b", "in/f.csv", mode))
+    text = str(err.value)
+    assert text.startswith("s3://b/in/f.csv: ") and "\n" not in text
+    for secret in ("s3-Secr3tPw", "tok-ABCD1234"):
+        assert secret not in text and secret not in repr(err.value)
+    assert "[masked]" in text
+    assert err.value.__cause__ is None and err.value.__suppress_context__

@@ -224,7 +224,7 @@ def test_secrets_in_a_connector_message_are_masked_as_whole_tokens(monkeypatch):
     monkeypatch.setenv("SNOWFLAKE_PASSWORD", "snow")
     monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", "p@ss phrase!")
     err = snowflake.connector.errors.OperationalError(msg="login to snowflake failed: password=snow\nphrase 'p@ss phrase!'")
-    assert describe_error(err, "snowflake: x") == "snowflake: x: login to snowflake failed: password=*** phrase '***'"
+    assert describe_error(err, "snowflake: x") == "snowflake: x: login to snowflake failed: password=[masked] phrase '[masked]'"
 
 
 def _pem(passphrase=None):
@@ -407,3 +407,125 @@ def test_templates_come_from_the_projects_own_sql_folder(snow, tmp_path):
     assert observe(sfdata("mine"), project_dir=tmp_path).value == [[42]]
     with pytest.raises(SqlTemplateError, match="available in %s: mine$" % (tmp_path / "sql")):
         observe(sfdata("sensor"), project_dir=tmp_path)
+
+
+# -- timeout_seconds bounds the client: a TCP proxy in front of fakesnow that stalls ---------------
+
+
+class StallingProxy:
+    """A TCP proxy on 127.0.0.1 in front of fakesnow's server.
+
+    ``silent``: accepts connections and never says anything (a login to a silent server).
+    ``stall-queries``: relays everything, but holds any request that runs a query, so its
+    answer never comes (login and session work).
+    """
+
+    # Queries, their result polling and their abort: everything after the login.
+    QUERY_PATH = b"/queries/"
+
+    def __init__(self, target_port: int, mode: str) -> None:
+        import socket
+        import threading
+
+        self.target_port, self.mode = target_port, mode
+        self.stop = threading.Event()
+        self.held = 0
+        self.sockets = []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while not self.stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.sockets.append(client)
+            if self.mode == "silent":
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self.sockets.append(upstream)
+            threading.Thread(target=self._relay, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._relay, args=(upstream, client, False), daemon=True).start()
+
+    def _relay(self, src, dst, to_server: bool) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    return
+                if to_server and self.QUERY_PATH in data:
+                    self.held += 1
+                    self.stop.wait()
+                    return
+                dst.sendall(data)
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.listener.close()
+        for s in self.sockets:
+            s.close()
+
+
+OBSERVE_IN_A_PROCESS = """
+import time
+from flowproject import observe
+from flowproject.sources import SnowflakeError
+try:
+    observe({"type": "snowflake", "template": "sensor", "params": {"table": "T"}, "timeout_seconds": %d})
+except SnowflakeError as e:
+    print("ERROR " + str(e))
+time.sleep(%d)  # the connector's query-cancelling timer, if any, fires in here
+"""
+# What fails the test if timeout_seconds did not bound the client: the issue measured
+# 62 s for a 2 s login and 8 minutes for a query.
+HUNG = 50
+
+
+def _observe_through(proxy, fakesnow_server, sandbox, timeout_seconds=2):
+    env = dict(fakesnow_server, SNOWFLAKE_PORT=str(proxy.port), SNOWFLAKE_PASSWORD="snow-Secr3t-pw")
+    return sandbox.run(["-c", OBSERVE_IN_A_PROCESS % (timeout_seconds, timeout_seconds + 2)], env=env, timeout=HUNG)
+
+
+def test_login_to_a_silent_server_gives_up_after_timeout_seconds(fakesnow_server, sandbox):
+    proxy = StallingProxy(int(fakesnow_server["SNOWFLAKE_PORT"]), "silent")
+    try:
+        proc = _observe_through(proxy, fakesnow_server, sandbox)
+    finally:
+        proxy.close()
+    out = proc.stdout.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("ERROR snowflake: connecting to account 'fakesnow'"), proc.stdout
+    assert out[0].endswith("gave up after [data] timeout_seconds = 2")
+    assert proc.stderr.strip() == "" and "snow-Secr3t-pw" not in proc.stdout
+
+
+def test_a_query_whose_answer_never_comes_gives_up_after_timeout_seconds(fakesnow_server, sandbox):
+    proxy = StallingProxy(int(fakesnow_server["SNOWFLAKE_PORT"]), "stall-queries")
+    try:
+        proc = _observe_through(proxy, fakesnow_server, sandbox)
+    finally:
+        proxy.close()
+    assert proxy.held >= 1  # the login went through; the query is what never came back
+    out = proc.stdout.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("ERROR snowflake: sql/sensor.sql: "), proc.stdout
+    assert out[0].endswith("gave up after [data] timeout_seconds = 2")
+    # No stray traceback from the connector's own threads after our one line: its timer's
+    # abort of the query fails too (the server is silent) and says so in one line.
+    assert "Traceback" not in proc.stderr, proc.stderr
+    for line in proc.stderr.strip().splitlines():
+        assert line.startswith("snowflake: cancelling the timed-out query failed too: "), line
+    assert "snow-Secr3t-pw" not in proc.stdout + proc.stderr
+
+
+def test_client_timeouts_follow_timeout_seconds():
+    from flowproject.sources.snowflake_connection import client_timeouts
+
+    assert client_timeouts(45) == {"login_timeout": 45, "network_timeout": 45, "socket_timeout": 45}

@@ -7,8 +7,10 @@ which is how S3-compatible stores (and the tests' moto server) are reached.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Mapping, NoReturn, Optional
 
+from ..secrets import mask_urls
 from .errors import S3AccessDeniedError, S3Error, S3NoSuchBucketError, S3ThrottledError
 from .listing import ListingDigest, iso_utc
 from .observation import Observation
@@ -68,7 +70,24 @@ def _raise(err: Any, where: str, operation: str) -> NoReturn:
     raise S3Error(msg="%s: %s%s" % (where, detail, ": %s" % message if message else "")) from None
 
 
+# Endpoints a team may configure with credentials inside (a MinIO user:pass@, a signed
+# query); botocore quotes the endpoint in some errors ("... was not a valid URI").
+ENDPOINT_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS", "METAFLOW_S3_ENDPOINT_URL")
+
+
 def observe(data: Mapping[str, Any]) -> Observation:
+    """Observe ``s3://bucket/key`` per check_mode (see ``_observe``); every error message
+    has the secrets of any endpoint URL masked."""
+    try:
+        return _observe(data)
+    except S3Error as e:
+        masked = mask_urls(e.message, [os.environ.get(name) for name in ENDPOINT_ENV])
+        if masked == e.message:
+            raise
+        raise type(e)(msg=masked) from None
+
+
+def _observe(data: Mapping[str, Any]) -> Observation:
     """Observe ``s3://bucket/key`` per check_mode.
 
     - ``file_size`` / ``file_modified_ts``: one HEAD request; ``{"exists": true, "size": N}``

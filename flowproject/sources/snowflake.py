@@ -67,9 +67,10 @@ def observe(
     name = data["template"]
     sql = templates.read_template(name, project_dir)
     params = data.get("params")
+    timeout_seconds = data.get("timeout_seconds") or 600
     with snowflake_connection.connect(
         query_tag=query_tag(run_pathspec),
-        timeout_seconds=data.get("timeout_seconds") or 600,
+        timeout_seconds=timeout_seconds,
         integration=data.get("integration"),
     ) as conn:
         import snowflake.connector
@@ -81,7 +82,9 @@ def observe(
             rows = cur.fetchmany(MAX_ROWS + 1)
             columns = [d[0] for d in (cur.description or ())]
         except snowflake.connector.errors.Error as e:
-            raise SnowflakeError(msg=snowflake_connection.describe_error(e, "snowflake: sql/%s.sql" % _stem(name))) from None
+            raise SnowflakeError(
+                msg=snowflake_connection.describe_error(e, "snowflake: sql/%s.sql" % _stem(name), timeout_seconds)
+            ) from None
         finally:
             cur.close()
     if len(rows) > MAX_ROWS:

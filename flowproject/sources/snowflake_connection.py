@@ -18,10 +18,12 @@ line with any secret value masked, and without the connector's exception chained
 from __future__ import annotations
 
 import os
-import re
+import sys
+import threading
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
+from ..secrets import mask_urls, mask_values
 from .errors import SnowflakeCredentialsError, SnowflakeError
 
 REQUIRED_ENV = ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER")
@@ -36,6 +38,8 @@ OPTIONAL_ENV = {
     "SNOWFLAKE_HOST": "host",
     "SNOWFLAKE_PROTOCOL": "protocol",
 }
+# The connector's codes for "could not connect" and "request failed" (timeouts included).
+NETWORK_ERRNOS = frozenset({250001, 250003})
 SECRET_ENV = ("SNOWFLAKE_PASSWORD", "SNOWFLAKE_PRIVATE_KEY", "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE")
 
 
@@ -114,34 +118,63 @@ def session_parameters(query_tag: str, timeout_seconds: int) -> Dict[str, Any]:
     return {"QUERY_TAG": query_tag, "STATEMENT_TIMEOUT_IN_SECONDS": int(timeout_seconds)}
 
 
-def _mask(text: str, secrets: List[str]) -> str:
-    for secret in secrets:
-        if secret:
-            # Whole tokens only: a short password such as "snow" must not turn the word
-            # "snowflake" into "***flake" (garbling the message and hinting at the secret).
-            text = re.sub(r"(?<![A-Za-z0-9])%s(?![A-Za-z0-9])" % re.escape(secret), "***", text)
-    return text.replace("\n", " ")
-
-
 def secret_values(environ: Optional[Mapping[str, str]] = None) -> List[str]:
     env = os.environ if environ is None else environ
     return [env[name] for name in SECRET_ENV if env.get(name)]
 
 
-def describe_error(err: BaseException, where: str) -> str:
-    """One line about a connector error, with every secret value masked."""
+def describe_error(err: BaseException, where: str, timeout_seconds: Optional[int] = None) -> str:
+    """One line about a connector error, with every secret value masked.
+
+    With ``timeout_seconds``, a network failure says which setting bounded the wait.
+    """
     text = "%s: %s" % (where, getattr(err, "msg", None) or err)
     errno = getattr(err, "errno", None)
     if errno and errno != -1 and str(errno) not in text:  # -1: the connector had no code
         text = "%s (errno %s)" % (text, errno)
-    return _mask(text, secret_values())
+    if timeout_seconds and errno in NETWORK_ERRNOS:
+        text += "; gave up after [data] timeout_seconds = %d" % timeout_seconds
+    return mask_values(mask_urls(text), secret_values())
+
+
+def client_timeouts(timeout_seconds: int) -> Dict[str, int]:
+    """Connector options so that ``timeout_seconds`` bounds the client, not only the server.
+
+    ``login_timeout`` alone does not: each login attempt waits for a silent server up to
+    the connector's 60 s socket default. ``socket_timeout`` bounds each read and
+    ``network_timeout`` each request with its retries (login, query, result polling);
+    without it a query whose answer never comes is retried forever.
+    """
+    seconds = int(timeout_seconds)
+    return {"login_timeout": seconds, "network_timeout": seconds, "socket_timeout": seconds}
+
+
+def _errorhandler(owner_thread: int) -> Callable[..., None]:
+    """The connector's default error handling, except in its query-cancelling thread.
+
+    With ``network_timeout`` set the connector also starts a timer that sends an abort
+    for a query still running at the deadline. When the server is silent the abort fails
+    too, in that timer's thread, where a raised error only becomes a stray traceback
+    after our one-line error. There it is reported as one line instead.
+    """
+    from snowflake.connector.errors import Error
+
+    def handle(connection: Any, cursor: Any, error_class: type, error_value: Dict[str, Any]) -> None:
+        if threading.get_ident() != owner_thread and isinstance(threading.current_thread(), threading.Timer):
+            text = "snowflake: cancelling the timed-out query failed too: %s" % error_value.get("msg")
+            print(mask_values(mask_urls(text), secret_values()), file=sys.stderr)
+            return
+        Error.default_errorhandler(connection, cursor, error_class, error_value)
+
+    return handle
 
 
 @contextmanager
 def connect(*, query_tag: str, timeout_seconds: int, integration: Optional[str] = None) -> Iterator[Any]:
     """A connection with QUERY_TAG and STATEMENT_TIMEOUT_IN_SECONDS set; always closed.
 
-    ``timeout_seconds`` also bounds the login, so an unreachable account fails in time.
+    ``timeout_seconds`` also bounds the client (``client_timeouts``): a login to a silent
+    server and a query whose answer never comes fail after about that long.
     """
     params = session_parameters(query_tag, timeout_seconds)
     outerbounds = _outerbounds_snowflake() if integration else None
@@ -167,9 +200,10 @@ def connect(*, query_tag: str, timeout_seconds: int, integration: Optional[str] 
     if kwargs.get("host"):
         where += " at %s://%s:%s" % (kwargs.get("protocol", "https"), kwargs["host"], kwargs.get("port", 443))
     try:
-        conn = snowflake.connector.connect(session_parameters=params, login_timeout=int(timeout_seconds), **kwargs)
+        conn = snowflake.connector.connect(session_parameters=params, **client_timeouts(timeout_seconds), **kwargs)
     except snowflake.connector.errors.Error as e:
-        raise SnowflakeError(msg=describe_error(e, where)) from None
+        raise SnowflakeError(msg=describe_error(e, where, int(timeout_seconds))) from None
+    conn.errorhandler = _errorhandler(threading.get_ident())
     try:
         yield conn
     finally:
