@@ -247,3 +247,18 @@ def test_running_and_killed_runs_are_not_read(sandbox, project):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert get(sandbox, project, '"ProducerFlow", "value", run_id="%s"' % running) == expected
+
+
+def test_readme_pin_example_is_valid_and_round_trips():
+    from pathlib import Path
+
+    from flowproject.config import parse_text
+    from flowproject.pins import set_pin_text
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    example = readme.split("<!-- pin example -->\n```toml\n", 1)[1].split("```", 1)[0]
+    assert parse_text(example)["getters"]["TrainFlow"] == {"run_id": "1712345"}
+    assert set_pin_text(example, "TrainFlow", "1712399") == example.replace('"1712345"', '"1712399"')
+    added = set_pin_text(example, "ScoreFlow", "77")
+    assert added == example + '\n[getters.ScoreFlow]\nrun_id = "77"\n'
+    assert parse_text(added)["getters"]["ScoreFlow"] == {"run_id": "77"}
