@@ -10,6 +10,8 @@ from .decorators import requires_extra, requires_source, snowflake
 from .errors import ConfigError, FlowprojectError
 from .events import on_sensor_event
 from .getters import GetterError, get_artifact, latest_successful_run
+from .pins import check_pins, pin_run
+from .tags import TagError, tag_run
 from .sources import Observation, observe
 
 __all__ = [
@@ -18,13 +20,17 @@ __all__ = [
     "FlowprojectError",
     "GetterError",
     "Observation",
+    "TagError",
+    "check_pins",
     "get_artifact",
     "latest_successful_run",
     "load_config",
     "observe",
     "on_sensor_event",
+    "pin_run",
     "requires_extra",
     "requires_source",
     "scheduled",
     "snowflake",
+    "tag_run",
 ]

@@ -139,13 +139,14 @@ class BaseFlow(FlowSpec):
         run_id: Optional[str] = None,
         branch: Optional[str] = None,
         project: Optional[str] = None,
+        tag: Optional[str] = None,
     ) -> Any:
         """``flowproject.get_artifact`` in this run's project and branch, with this
         flow's ``[getters.<FlowName>]`` pins."""
         from .getters import get_artifact
 
         return get_artifact(
-            flow_name, artifact, run_id=run_id, branch=branch, project=project, config=self.flowconfig
+            flow_name, artifact, run_id=run_id, branch=branch, project=project, config=self.flowconfig, tag=tag
         )
 
     @property

@@ -90,6 +90,35 @@ def _cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pin(args: argparse.Namespace) -> int:
+    from . import pins
+
+    if args.check:
+        if args.flow or args.run or args.branch:
+            raise FlowprojectError("pin --check takes no FLOW, --branch or --run")
+        problems = pins.check_pins(args.config)
+        for line in problems:
+            print(line)
+        return 1 if problems else 0
+    if not args.flow:
+        raise FlowprojectError("pin: name a FLOW to pin, or pass --check")
+    pin = pins.pin_run(args.flow, branch=args.branch, run_id=args.run, path=args.config)
+    was = "" if pin.previous in (None, pin.run_id) else " (was %s)" % pin.previous
+    print("pinned %s/%s in %s%s" % (pin.flow_name, pin.run_id, pin.path, was))
+    return 0
+
+
+def _cmd_tag(args: argparse.Namespace) -> int:
+    from . import tags
+
+    flow_name, run_id = tags.parse_pathspec(args.run)
+    moved = tags.tag_run(flow_name, run_id, args.tag, move=args.move)
+    print("tagged %s/%s %s" % (flow_name, run_id, args.tag))
+    for pathspec in moved:
+        print("removed %s from %s" % (args.tag, pathspec))
+    return 0
+
+
 def add_deploy_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``flowproject deploy`` and ``./deploy`` (one definition for both)."""
     p.add_argument("--dry-run", action="store_true", help="print the exact commands; change nothing")
@@ -136,6 +165,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="the flow's snake_case name (the class is its CamelCase)")
     p.add_argument("--dir", default=".", help="the project folder (default: the current one)")
     p.set_defaults(func=_cmd_new)
+    p = sub.add_parser("pin", help="pin a flow's run in [getters.FLOW] run_id, or --check every pin")
+    p.add_argument("flow", nargs="?", metavar="FLOW", help="the flow whose run to pin")
+    p.add_argument("--branch", metavar="B", help="Metaflow branch whose latest successful run to pin (default: prod; any: whole project)")
+    p.add_argument("--run", metavar="ID", help="pin this run id (must have succeeded) instead of the latest")
+    p.add_argument("--check", action="store_true", help="exit 1, one line per bad pin, when a pin names a missing or unsuccessful run")
+    p.add_argument("--config", metavar="PATH", help="config file (default: $FLOWPROJECT_CONFIG or the nearest flowproject.toml)")
+    p.set_defaults(func=_cmd_pin)
+
+    p = sub.add_parser("tag", help="add a user tag to a run (--move: take it off the flow's other runs)")
+    p.add_argument("run", metavar="FLOW/RUN", help="the run, for example TrainFlow/1712345")
+    p.add_argument("tag", metavar="TAG", help="the tag, for example champion")
+    p.add_argument("--move", action="store_true", help="remove TAG from every other run of FLOW in the project")
+    p.set_defaults(func=_cmd_tag)
     return parser
 
 

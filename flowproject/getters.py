@@ -121,21 +121,76 @@ def _defaults(
 
 
 def latest_successful_run(
-    flow_name: str, *, branch: Optional[str] = None, project: Optional[str] = None
+    flow_name: str,
+    *,
+    branch: Optional[str] = None,
+    project: Optional[str] = None,
+    tag: Optional[str] = None,
 ) -> "Run":
     """The latest successful run of ``flow_name`` in the project branch.
 
     ``project`` defaults to ``project_name`` of flowproject.toml (the running flow's
     project inside a run); ``branch`` to the running flow's branch inside a run and to
-    ``prod`` outside one; ``branch="any"`` searches the whole project. Raises
-    GetterError when the flow does not exist or has no successful run there.
+    ``prod`` outside one; ``branch="any"`` searches the whole project. With ``tag``,
+    the newest successful run carrying that user tag there (see ``flowproject.tags``).
+    Raises GetterError when the flow does not exist or has no such run there.
     """
     project, branch, _ = _defaults(project, branch, None)
-    return _resolve(flow_name, project, branch, None)
+    return _resolve(flow_name, project, branch, None, tag=tag)
 
 
-def _resolve(flow_name: str, project: str, branch: str, run_id: Optional[str]) -> "Run":
-    from metaflow import Flow, Run
+def _pinned_id(flow_name: str, run_id: str, source: str) -> str:
+    """A run id from a pin or ``run_id=``; ``TrainFlow/123`` is accepted for TrainFlow."""
+    if "/" not in run_id:
+        return run_id
+    parts = run_id.split("/")
+    if len(parts) == 2 and parts[0] == flow_name and parts[1]:
+        return parts[1]
+    raise GetterError("%s: %r is not a run of %s: expected a run id or %s/<run id>" % (source, run_id, flow_name, flow_name))
+
+
+def check_successful(run: "Run", source: str) -> "Run":
+    """``run`` itself when it succeeded; else a one-line GetterError naming ``source``."""
+    if run.successful:
+        return run
+    end = run.end_task
+    if end is None:
+        state = "never reached its end step (it failed, was killed or is still running)"
+    elif "_task_ok" in end:
+        state = "failed in its end step"
+    else:
+        state = "has not finished its end step (it is still running or was killed)"
+    raise GetterError("%s: %s %s; use a successful run" % (source, run.pathspec, state))
+
+
+def resolve_run_id(flow_name: str, run_id: str, source: Optional[str] = None) -> "Run":
+    """The successful run ``flow_name/run_id`` (``run_id`` may be ``flow_name/<id>``).
+
+    ``source`` names where the id came from in errors (default ``run_id='<id>'``).
+    """
+    from metaflow import Run
+    from metaflow.exception import MetaflowNotFound
+
+    source = source or "run_id=%r" % str(run_id)
+    plain = _pinned_id(flow_name, str(run_id), source)
+    with any_namespace():
+        try:
+            run = Run("%s/%s" % (flow_name, plain))
+        except MetaflowNotFound:
+            raise GetterError("%s: no run %s/%s" % (source, flow_name, plain)) from None
+        return check_successful(run, source)
+
+
+def _resolve(
+    flow_name: str,
+    project: str,
+    branch: str,
+    run_id: Optional[str],
+    *,
+    tag: Optional[str] = None,
+    source: Optional[str] = None,
+) -> "Run":
+    from metaflow import Flow
     from metaflow.exception import MetaflowNotFound
 
     with any_namespace():
@@ -143,14 +198,22 @@ def _resolve(flow_name: str, project: str, branch: str, run_id: Optional[str]) -
             Flow(flow_name)
         except MetaflowNotFound:
             raise GetterError("no flow named %r in this Metaflow metadata" % flow_name) from None
-        if run_id is not None:
-            try:
-                return Run("%s/%s" % (flow_name, run_id))
-            except MetaflowNotFound:
-                raise GetterError("no run %s/%s (pinned run id)" % (flow_name, run_id)) from None
+    if run_id is not None:
+        return resolve_run_id(flow_name, run_id, source)
+    where = "the whole project" if branch == ANY_BRANCH else "branch %r" % branch
+    if tag is not None:
+        from .tags import latest_tagged_run
+
+        run = latest_tagged_run(flow_name, tag, project=project, branch=branch)
+        if run is None:
+            raise GetterError(
+                "no successful run of %s tagged %r in project %r, %s; tag one with "
+                "`flowproject tag %s/<run id> %s`" % (flow_name, tag, project, where, flow_name, tag)
+            )
+        return run
+    with any_namespace():
         run = _latest(flow_name, project=project, branch=branch)
     if run is None:
-        where = "the whole project" if branch == ANY_BRANCH else "branch %r" % branch
         raise GetterError(
             "no successful run of %s in project %r, %s; run it there first or pass "
             "branch=... (branch=\"any\" searches the whole project)" % (flow_name, project, where)
@@ -163,27 +226,35 @@ def get_artifact(
     artifact: str,
     *,
     run_id: Optional[str] = None,
+    tag: Optional[str] = None,
     branch: Optional[str] = None,
     project: Optional[str] = None,
     config: Optional[Mapping[str, Any]] = None,
 ) -> Any:
     """The value of ``artifact`` from a run of ``flow_name``.
 
-    Which run: ``run_id`` when given (a string: Argo ids look like ``argo-...``), else
-    the ``[getters.<flow_name>] run_id`` pin in the config, else the latest successful
-    run in the project branch (defaults as in ``latest_successful_run``). ``config`` is
-    a resolved flowproject.toml (BaseFlow passes its own); by default the file is found
-    from the current directory. Raises GetterError naming what was searched.
+    Which run: ``run_id`` when given (a string: Argo ids look like ``argo-...``; also
+    ``"<flow_name>/<id>"``), else the newest successful run tagged ``tag`` in the project
+    branch, else the ``[getters.<flow_name>] run_id`` pin in the config, else the latest
+    successful run in the project branch (defaults as in ``latest_successful_run``).
+    ``config`` is a resolved flowproject.toml (BaseFlow passes its own); by default the
+    file is found from the current directory. A run id or pin naming a run that is not
+    successful is an error, as is passing both ``run_id`` and ``tag``. Raises
+    GetterError naming what was searched.
     """
+    if run_id is not None and tag is not None:
+        raise GetterError("pass run_id=... or tag=..., not both")
     project, branch, config = _defaults(project, branch, config)
-    if run_id is None and config is not None:
+    source = None
+    if run_id is None and tag is None and config is not None:
         pin = config.get("getters", {}).get(flow_name)
-        run_id = pin["run_id"] if pin else None
+        if pin:
+            run_id, source = pin["run_id"], "flowproject.toml: getters.%s.run_id" % flow_name
     use_persistent_cache()
-    run = _resolve(flow_name, project, branch, None if run_id is None else str(run_id))
+    run = _resolve(flow_name, project, branch, None if run_id is None else str(run_id), tag=tag, source=source)
     with any_namespace():
         data = run.data
-        if artifact not in data:
+        if data is None or artifact not in data:
             names = sorted(a.id for a in run.end_task if not a.id.startswith("_")) if run.end_task else []
             raise GetterError(
                 "%s has no artifact %r; it has: %s" % (run.pathspec, artifact, ", ".join(names) or "none")

@@ -140,7 +140,7 @@ def test_errors_name_what_was_searched_and_namespace_is_restored(sandbox, projec
         'first or pass branch=... (branch="any" searches the whole project)'
     )
     assert res["no_artifact"] == "ProducerFlow/%s has no artifact 'nope'; it has: blob, fail, flowconfig, name, number, test_mode, value" % run_id
-    assert res["bad_pin"] == "no run ProducerFlow/argo-producerflow-xyz (pinned run id)"
+    assert res["bad_pin"] == "run_id='argo-producerflow-xyz': no run ProducerFlow/argo-producerflow-xyz"
     assert res["namespace"] == "user:someone_else"
 
 
