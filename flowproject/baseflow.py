@@ -13,6 +13,7 @@ from . import config as _config
 from . import provenance as _provenance
 from . import requirements
 from . import runs as _runs
+from . import triggers as _triggers
 from .sources import Observation, observe
 
 # Flow class name -> the file that defines it. Metaflow evaluates the Config default in
@@ -71,6 +72,8 @@ class _ProjectWiring(FlowMutator):
 
     def pre_mutate(self, mutable_flow) -> None:
         for name, step in mutable_flow.steps:
+            # current.trigger in local runs started by an event (flowproject.triggers).
+            step.add_decorator(_triggers.local_trigger())
             if name == "start":
                 step.add_decorator(_provenance.tagger())
             if name == "end":
