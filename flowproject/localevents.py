@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -34,6 +35,11 @@ from .errors import FlowprojectError
 MAX_BODY_BYTES = 1024 * 1024
 # How long to wait for a started run to announce its id before reporting it without one.
 RUN_ID_WAIT_SECONDS = 120
+
+
+# "2026-01-01 10:00:00.000 [123/start/1 (pid 42)] " before each line of a task's output.
+_TASK_PREFIX = re.compile(r"^\S+ \S+ \[[^\]]+\] ?")
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*")
 
 
 class EventError(FlowprojectError):
@@ -82,8 +88,11 @@ class StartedRun:
             time.sleep(0.05)
 
     def failure_line(self) -> str:
-        lines = [l.strip() for l in self.log.read_text(errors="replace").splitlines() if l.strip()]
-        return lines[-1] if lines else "no output"
+        """The exception a task raised (Metaflow's own last line only says a step failed)."""
+        lines = [_TASK_PREFIX.sub("", l).strip() for l in self.log.read_text(errors="replace").splitlines()]
+        lines = [l for l in lines if l]
+        raised = [l for l in lines if _EXCEPTION_LINE.match(l)]
+        return (raised or lines or ["no output"])[-1]
 
 
 @dataclass
