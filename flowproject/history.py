@@ -16,6 +16,7 @@ from .events import SENSOR_FLOW
 DEFAULT_TICKS = 20
 # A failure's message is cut to this many characters: one line in a table.
 MAX_REASON_CHARS = 200
+UNFINISHED = "not finished: still running, or stopped without recording an error"
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,13 @@ def _artifact(task: Any, name: str) -> Any:
 
 
 def _failure(run: Any) -> Optional[str]:
+    # A task that ended has `_task_ok` (False when it raised); a running one has neither.
     for step in run:
         for task in step:
-            if task.finished and not task.successful:
+            if "_task_ok" in task and not task["_task_ok"].data:
                 exc = task.exception
-                text = str(exc).strip().splitlines()[-1] if exc else "the task failed"
+                lines = str(exc).strip().splitlines() if exc is not None else []
+                text = lines[-1] if lines else "the task failed"
                 return ("in %s: %s" % (step.id, text))[:MAX_REASON_CHARS]
     return None
 
@@ -63,7 +66,7 @@ def describe(run: Any) -> Tick:
         failure = _failure(run)
         start = run["start"].task if "start" in run else None
         return Tick(
-            when, run.pathspec, "failed" if failure or run.finished else "running", failure,
+            when, run.pathspec, "failed" if failure else "running", failure or UNFINISHED,
             _artifact(start, "summary"), _artifact(start, "event"),
         )
     end = run.end_task
