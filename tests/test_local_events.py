@@ -251,3 +251,13 @@ def test_trigger_refuses_bad_input_in_one_line(sandbox, project):
         assert proc.returncode == 2, proc.stderr
         assert expected in proc.stderr and "Traceback" not in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_readme_manual_form_without_the_tool(sandbox, project):
+    # README: "Without the tool, the same run is METAFLOW_ARGO_EVENT_PAYLOAD_event_x=... run".
+    name = "mfns.looped.%s.watched_changed" % user_branch(sandbox)
+    payload = json.dumps({"name": name, "new_value": [1, 2]})
+    proc = sandbox.run_ok(["flows/downstream.flow.py", "run"], cwd=project,
+                          env={"METAFLOW_ARGO_EVENT_PAYLOAD_event_x": payload})
+    art = artifacts(sandbox, project, "DownstreamFlow/%s" % run_id_of(proc), ["sensor_input"])
+    assert art == {"sensor_input": [1, 2]}
