@@ -157,6 +157,13 @@ class Launcher:
         self.say("%s: started %s" % (event_name, ", ".join(r.pathspec for r in started)))
         return started
 
+    def handle_safely(self, event_name: str, payload: Dict[str, Any]) -> None:
+        # In a worker thread: a failure to start a run is this event's line, not a traceback.
+        try:
+            self.handle(event_name, payload)
+        except (OSError, FlowprojectError) as e:
+            self.say("%s: could not start its flows: %s" % (event_name, e))
+
     def running(self) -> List[StartedRun]:
         with self._lock:
             return [r for r in self.runs if r.process.poll() is None]
@@ -196,7 +203,7 @@ def _handler_class(launcher: Launcher, workers: List[threading.Thread]):
             # Like a webhook, accept first and start the flows after: the publisher must
             # not wait for them.
             self._answer(HTTPStatus.OK)
-            worker = threading.Thread(target=launcher.handle, args=(name, payload), daemon=True)
+            worker = threading.Thread(target=launcher.handle_safely, args=(name, payload), daemon=True)
             workers.append(worker)
             worker.start()
 
