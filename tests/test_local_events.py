@@ -261,3 +261,15 @@ def test_readme_manual_form_without_the_tool(sandbox, project):
                           env={"METAFLOW_ARGO_EVENT_PAYLOAD_event_x": payload})
     art = artifacts(sandbox, project, "DownstreamFlow/%s" % run_id_of(proc), ["sensor_input"])
     assert art == {"sensor_input": [1, 2]}
+
+
+def test_serve_on_a_busy_port_is_one_line(sandbox, project):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = cli(sandbox, project, "events", "serve", "--port", str(port), ok=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: cannot listen on 127.0.0.1:%d: Address already in use" % port
