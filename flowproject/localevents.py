@@ -200,6 +200,10 @@ def _handler_class(launcher: Launcher, workers: List[threading.Thread]):
             if not isinstance(name, str) or not name or not isinstance(payload, dict):
                 launcher.say("rejected a request: expected {\"name\": str, \"payload\": object}")
                 return self._answer(HTTPStatus.BAD_REQUEST, 'expected {"name": str, "payload": object}')
+            # Metaflow's Argo Sensor matches on the payload's `name` (ArgoEvent copies the
+            # event name there); a hand-written event without one is matched on its name.
+            if isinstance(payload.get("name"), str):
+                name = payload["name"]
             # Like a webhook, accept first and start the flows after: the publisher must
             # not wait for them.
             self._answer(HTTPStatus.OK)
