@@ -47,6 +47,17 @@ def _artifact(task: Any, name: str) -> Any:
         return "<unreadable: %s>" % type(e).__name__
 
 
+# What a tick shows of its event; the payload repeats the value (see `summary`).
+EVENT_FIELDS = ("name", "sent", "reason", "id")
+
+
+def _event(task: Any) -> Optional[Dict[str, Any]]:
+    event = _artifact(task, "event")
+    if not isinstance(event, dict):
+        return event
+    return {k: event[k] for k in EVENT_FIELDS if k in event}
+
+
 def _failure(run: Any) -> Optional[str]:
     # A task that ended has `_task_ok` (False when it raised); a running one has neither.
     for step in run:
@@ -67,7 +78,7 @@ def describe(run: Any) -> Tick:
         start = run["start"].task if "start" in run else None
         return Tick(
             when, run.pathspec, "failed" if failure else "running", failure or UNFINISHED,
-            _artifact(start, "summary"), _artifact(start, "event"),
+            _artifact(start, "summary"), _event(start),
         )
     end = run.end_task
     outcome = _artifact(end, "outcome")
@@ -75,7 +86,7 @@ def describe(run: Any) -> Tick:
     if outcome is None:  # a run from before `outcome` was stored
         changed = _artifact(end, "changed")
         outcome = "changed" if changed else "no change"
-    return Tick(when, run.pathspec, outcome, reason, _artifact(end, "summary"), _artifact(end, "event"))
+    return Tick(when, run.pathspec, outcome, reason, _artifact(end, "summary"), _event(end))
 
 
 def sensor_history(

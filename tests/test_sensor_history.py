@@ -84,3 +84,10 @@ def test_preview_no_change_then_would_publish(sandbox, project, webhook):
     assert "2 files" in changed["message"] and changed["message"].endswith("(since %s)" % run)
     # Preview ran no flow: the branch still has only the one run.
     assert [t["run"] for t in cli_json(sandbox, project, "history", "--branch", "test.hist")] == [run]
+
+
+def test_history_event_leaves_the_payload_out(sandbox, project, webhook):
+    run = sensor_run(sandbox, project, webhook)
+    (tick,) = cli_json(sandbox, project, "history", "--branch", "test.hist")
+    assert tick["run"] == run
+    assert set(tick["event"]) == {"name", "sent", "id"}
