@@ -14,6 +14,7 @@ from . import duplicates as _duplicates
 from . import provenance as _provenance
 from . import requirements
 from . import runs as _runs
+from . import triggers as _triggers
 from .sources import Observation, observe
 
 # A repeated @project/@schedule on a subclass is one line, not a traceback.
@@ -75,6 +76,8 @@ class _ProjectWiring(FlowMutator):
 
     def pre_mutate(self, mutable_flow) -> None:
         for name, step in mutable_flow.steps:
+            # current.trigger in local runs started by an event (flowproject.triggers).
+            step.add_decorator(_triggers.local_trigger())
             if name == "start":
                 step.add_decorator(_provenance.tagger())
             if name == "end":

@@ -131,6 +131,92 @@ def add_deploy_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="*", metavar="FLOW_FILE", help="flow files (default: flows/**/*.flow.py)")
 
 
+def _metaflow_branch(given: Optional[str]) -> str:
+    from .localevents import current_user_branch
+    from .triggers import branch_flags
+
+    if given:
+        branch_flags(given)  # refuses anything but prod, test.<x>, user.<x>
+        return given
+    return current_user_branch()
+
+
+def _json_arg(text: str, option: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise FlowprojectError(msg="%s: not JSON (%s): %r" % (option, e, text[:80])) from None
+
+
+def _cmd_events_serve(args: argparse.Namespace) -> int:
+    from .localevents import serve
+
+    return serve(host=args.host, port=args.port, branches=args.branch or ())
+
+
+def _cmd_trigger(args: argparse.Namespace) -> int:
+    from .localevents import NO_VALUE, trigger
+
+    payload = _json_arg(args.payload, "--payload") if args.payload is not None else {}
+    if not isinstance(payload, dict):
+        raise FlowprojectError(msg="--payload: expected a JSON object, got %r" % args.payload[:80])
+    value = _json_arg(args.value, "--value") if args.value is not None else NO_VALUE
+    return trigger(Path(args.flow_file), payload, value=value, branch=args.branch)
+
+
+def _cmd_sensor_history(args: argparse.Namespace) -> int:
+    from .history import format_table, sensor_history
+
+    cfg = _config.load(Path(args.config) if args.config else _config.locate())
+    ticks = sensor_history(cfg["project_name"], _metaflow_branch(args.branch), n=args.n)
+    if args.json:
+        print(json.dumps([t.as_dict() for t in ticks], indent=2, default=str))
+    else:
+        print(format_table(ticks))
+    return 0
+
+
+def _cmd_sensor_preview(args: argparse.Namespace) -> int:
+    from .preview import preview
+
+    result = preview(_metaflow_branch(args.branch), args.config)
+    print(json.dumps(result.as_dict(), indent=2, default=str) if args.json else result.message)
+    return 0
+
+
+def add_local_loop_parsers(sub) -> None:
+    """`events serve`, `trigger` and `sensor history|preview`: the local development loop."""
+    branch_help = "Metaflow branch: prod, test.<name> or user.<name> (default: user.<you>)"
+    p = sub.add_parser("events", help="local Argo Events stand-in: start the flows events trigger")
+    ev = p.add_subparsers(dest="events_command", required=True)
+    p = ev.add_parser("serve", help="receive events (METAFLOW_ARGO_EVENTS_WEBHOOK_URL) and run the flows they trigger")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8787, help="port (default: %(default)s; 0: any free port)")
+    p.add_argument("--branch", action="append", metavar="BRANCH", help=branch_help + "; repeat to serve several")
+    p.set_defaults(func=_cmd_events_serve)
+
+    p = sub.add_parser("trigger", help="run one flow locally as if its event had triggered it")
+    p.add_argument("flow_file", metavar="FLOW_FILE")
+    p.add_argument("--payload", metavar="JSON", help="the event payload (a JSON object)")
+    p.add_argument("--value", metavar="JSON", help="the sensor's value, sent under [sensor] payload_key")
+    p.add_argument("--branch", metavar="BRANCH", help=branch_help)
+    p.set_defaults(func=_cmd_trigger)
+
+    p = sub.add_parser("sensor", help="look into SensorFlow: recent ticks, or what it would do now")
+    sn = p.add_subparsers(dest="sensor_command", required=True)
+    for name, func, text in (
+        ("history", _cmd_sensor_history, "the sensor's recent ticks in a branch, newest first"),
+        ("preview", _cmd_sensor_preview, "observe now and compare with the branch's state; runs no flow"),
+    ):
+        p = sn.add_parser(name, help=text)
+        p.add_argument("--branch", metavar="BRANCH", help=branch_help)
+        p.add_argument("--config", metavar="PATH", help="config file (default: $FLOWPROJECT_CONFIG or the nearest flowproject.toml)")
+        p.add_argument("--json", action="store_true", help="print JSON")
+        if name == "history":
+            p.add_argument("-n", type=int, default=20, metavar="N", help="ticks to show (default: %(default)s)")
+        p.set_defaults(func=func)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowproject", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -165,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="the flow's snake_case name (the class is its CamelCase)")
     p.add_argument("--dir", default=".", help="the project folder (default: the current one)")
     p.set_defaults(func=_cmd_new)
+
     p = sub.add_parser("pin", help="pin a flow's run in [getters.FLOW] run_id, or --check every pin")
     p.add_argument("flow", nargs="?", metavar="FLOW", help="the flow whose run to pin")
     p.add_argument("--branch", metavar="B", help="Metaflow branch whose latest successful run to pin (default: prod; any: whole project)")
@@ -178,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("tag", metavar="TAG", help="the tag, for example champion")
     p.add_argument("--move", action="store_true", help="remove TAG from every other run of FLOW in the project")
     p.set_defaults(func=_cmd_tag)
+
+    add_local_loop_parsers(sub)
     return parser
 
 
