@@ -183,10 +183,12 @@ def _fold_files(
     folder: _Folder, names: Any, ancestors: Set[Tuple[int, int]], digest: ListingDigest
 ) -> Optional[Tuple[int, bytes, bytes]]:
     """Fold the folder's next files; stop at its next sub-folder and return it opened."""
-    fd, rel, links = folder.fd, folder.rel, folder.links
-    add, fsencode = digest.add_bytes, os.fsencode
+    fd, rel, links, fsencode, stat_at = folder.fd, folder.rel, folder.links, os.fsencode, os.stat
+    files: List[Tuple[str, os.stat_result]] = []
     for key in names:
         if key[-1] == "/":
+            digest.add_stats(rel, files)  # everything before it, in order
+            files = []
             name = key[:-1]
             opened = _open_sub(folder, name)
             if opened is None:
@@ -200,17 +202,19 @@ def _fold_files(
             return opened, rel + fsencode(key), folder.where + b"/" + fsencode(name)
         target = links.get(key)
         if target:
+            digest.add_stats(rel, files)
+            files = []
             digest.add_link(rel + fsencode(key), b"dangling", target)
             continue
         try:
-            st = os.stat(key, dir_fd=fd)
+            files.append((key, stat_at(key, dir_fd=fd)))
         except OSError as e:
             if e.errno in _GONE:
                 continue  # removed since the folder was listed: not there, as a later look would say
             if e.errno == errno.EACCES:
                 raise _failed(folder.where, "cannot be searched (it needs the x permission)", e) from None
             raise _failed(folder.where + b"/" + fsencode(key), "cannot be read", e) from None
-        add(rel + fsencode(key), st.st_size, st.st_mtime_ns // 1000)
+    digest.add_stats(rel, files)
     return None
 
 
