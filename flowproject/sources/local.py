@@ -101,7 +101,9 @@ def _scan(fd: int, where: bytes) -> Tuple[List[str], Dict[str, Optional[bytes]]]
         with os.scandir(fd) as entries:
             for entry in entries:
                 name = entry.name
-                if entry.is_dir(follow_symlinks=False):
+                if entry.is_file(follow_symlinks=False):  # the common case first: one call
+                    names.append(name)
+                elif entry.is_dir(follow_symlinks=False):
                     names.append(name + "/")
                 elif entry.is_symlink():
                     target = _resolve_link(fd, where, name)
@@ -200,7 +202,7 @@ def _fold_files(
                 digest.add_link(rel + fsencode(name), b"loop", _link_text(fd, name))
                 continue
             return opened, rel + fsencode(key), folder.where + b"/" + fsencode(name)
-        target = links.get(key)
+        target = links.get(key) if links else None
         if target:
             digest.add_stats(rel, files)
             files = []
