@@ -46,6 +46,8 @@ def test_listing_order_is_the_sorted_full_paths(tmp_path):
     # (the order of earlier releases): otherwise upgrading would publish a change nobody made.
     root = tmp_path / "w"
     rels = ["a.csv", "a/x", "a-b/y", "ab", "a/b/c", "a0", "b"]
+    # A wide folder, folded in batches, with a sub-folder sorting into its middle.
+    rels += ["wide/f%04d" % i for i in range(1500)] + ["wide/f0700x/y", "wide/f0700.5"]
     for i, rel in enumerate(rels):
         write(root / rel, b"z" * i)
     sha = hashlib.sha256()

@@ -6,7 +6,7 @@ import errno
 import os
 import stat
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Set, Tuple
 
 from .errors import SourceError
 from .listing import ListingDigest, iso_utc_us
@@ -182,7 +182,7 @@ def _walk(fd: int, root: bytes, digest: ListingDigest) -> None:
 
 
 def _fold_files(
-    folder: _Folder, names: Any, ancestors: Set[Tuple[int, int]], digest: ListingDigest
+    folder: _Folder, names: Iterator[str], ancestors: Set[Tuple[int, int]], digest: ListingDigest
 ) -> Optional[Tuple[int, bytes, bytes]]:
     """Fold the folder's next files; stop at its next sub-folder and return it opened."""
     fd, rel, links, fsencode, stat_at = folder.fd, folder.rel, folder.links, os.fsencode, os.stat
@@ -208,6 +208,9 @@ def _fold_files(
             files = []
             digest.add_link(rel + fsencode(key), b"dangling", target)
             continue
+        if len(files) >= 512:  # a wide folder holds its names, not a stat result per file
+            digest.add_stats(rel, files)
+            files = []
         try:
             files.append((key, stat_at(key, dir_fd=fd)))
         except OSError as e:
