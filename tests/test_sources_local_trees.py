@@ -177,22 +177,21 @@ def shared_tree():
     try:
         yield root
     finally:
-        for folder, dirs, _ in os.walk(root):
+        for folder, dirs, _ in os.walk(os.fsencode(root)):
             for d in dirs:
                 os.chmod(os.path.join(folder, d), 0o755)
         shutil.rmtree(root)
 
 
-def check_as_unprivileged(root, mode):
-    watched = os.path.join(root, "watched")
-    os.makedirs(os.path.join(watched, "locked"))
-    write_plain = os.path.join(watched, "locked", "f.csv")
-    with open(write_plain, "w") as f:
+def check_as_unprivileged(root, mode, locked=b"locked"):
+    watched = os.path.join(os.fsencode(root), b"watched")
+    os.makedirs(os.path.join(watched, locked))
+    with open(os.path.join(watched, locked, b"f.csv"), "w") as f:
         f.write("1\n")
     cfg = os.path.join(root, "flowproject.toml")
     with open(cfg, "w") as f:
         f.write('project_name = "p"\n[data]\npath = "watched"\n')
-    os.chmod(os.path.join(watched, "locked"), mode)
+    os.chmod(os.path.join(watched, locked), mode)
     proc = subprocess.run([sys.executable, "-c", CHILD, cfg], capture_output=True, text=True, cwd=str(REPO), timeout=120)
     return proc.returncode, proc.stderr.split("@@@\n", 1)[-1]
 
@@ -210,6 +209,13 @@ def test_unreadable_folder_is_one_line_naming_it(shared_tree):
     assert code == 2, err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("error: data.path: %s/watched/locked: cannot be listed: Permission denied" % shared_tree)
+
+
+def test_unsearchable_folder_with_a_non_utf8_name_is_named_printably(shared_tree):
+    code, err = check_as_unprivileged(shared_tree, 0o644, locked=b"caf\xe9")
+    assert code == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("error: data.path: %s/watched/caf\\xe9: cannot be searched" % shared_tree)
 
 
 # -- entries that vanish while the folder is being walked -------------------------------------

@@ -65,7 +65,7 @@ def _files_metadata(root: Path) -> Observation:
     try:
         fd = os.open(where, _DIR_FLAGS)
     except OSError as e:
-        if e.errno == errno.ENOTDIR and os.path.isfile(where):
+        if e.errno == errno.ENOTDIR and os.path.exists(where):
             raise SourceError(msg="data.path: %s is a file; files_metadata watches a folder" % root) from None
         if e.errno in _GONE:
             return Observation.of(ListingDigest().value(exists=False), "%s: missing" % root)
@@ -132,19 +132,19 @@ def _resolve_link(fd: int, where: bytes, name: str) -> Optional[bytes]:
             raise _failed(where + b"/" + os.fsencode(name), "cannot follow the link", e) from None
         if e.errno not in _GONE:
             raise _failed(where + b"/" + os.fsencode(name), "cannot be read", e) from None
-    try:
-        return _link_text(fd, name)
-    except FileNotFoundError:
-        return b""  # the link itself went away while being listed
+    return _link_text(fd, where, name)
 
 
-def _link_text(fd: int, name: str) -> bytes:
+def _link_text(fd: int, where: bytes, name: str) -> bytes:
+    """What the link says it points to; b"" when the link itself went away meanwhile."""
     try:
         return os.fsencode(os.readlink(name, dir_fd=fd)) or b"?"
     except OSError as e:
-        if e.errno != errno.EINVAL:
-            raise
-        return b"(not a link)"  # a folder mounted inside itself: still a loop
+        if e.errno == errno.ENOENT:
+            return b""
+        if e.errno == errno.EINVAL:
+            return b"(not a link)"  # a folder mounted inside itself: still a loop
+        raise _failed(where + b"/" + os.fsencode(name), "cannot be read", e) from None
 
 
 def _walk(fd: int, root: bytes, digest: ListingDigest) -> None:
@@ -153,7 +153,7 @@ def _walk(fd: int, root: bytes, digest: ListingDigest) -> None:
     Iterative, holding one open folder per level: no recursion limit, and no path grows
     past PATH_MAX because each name is opened relative to its folder.
     """
-    stack: List[Tuple[_Folder, Any]] = []
+    stack: List[Tuple[_Folder, Iterator[str]]] = []
     ancestors: Set[Tuple[int, int]] = set()
 
     def enter(folder_fd: int, rel: bytes, where: bytes) -> None:
@@ -199,7 +199,7 @@ def _fold_files(
             if (st.st_dev, st.st_ino) in ancestors:
                 # A link back to a folder it sits in: following it would never end.
                 os.close(opened)
-                digest.add_link(rel + fsencode(name), b"loop", _link_text(fd, name))
+                digest.add_link(rel + fsencode(name), b"loop", _link_text(fd, folder.where, name) or b"?")
                 continue
             return opened, rel + fsencode(key), folder.where + b"/" + fsencode(name)
         target = links.get(key) if links else None
