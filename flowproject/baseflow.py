@@ -40,6 +40,8 @@ def flow_file(flow_name: str) -> Optional[Path]:
 
 def _default_config_path(ctx) -> str:
     path = _config.locate(flow_file(ctx.flow_name))
+    # Metaflow reads the file itself and would end in a UnicodeDecodeError traceback.
+    _config.read_text(path)
     _config.remember_default(path)
     return str(path)
 
