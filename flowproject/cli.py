@@ -80,6 +80,15 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_provenance(args: argparse.Namespace) -> int:
+    tags = _deploy.project_provenance_tags(args.branch)
+    if args.flags:
+        print(" ".join("--tag %s" % tag for tag in tags))
+    else:
+        print("\n".join(tags))
+    return 0
+
+
 def add_deploy_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``flowproject deploy`` and ``./deploy`` (one definition for both)."""
     p.add_argument("--dry-run", action="store_true", help="print the exact commands; change nothing")
@@ -118,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("deploy", help="deploy every flow to Argo Workflows (see ./deploy)")
     add_deploy_arguments(p)
     p.set_defaults(func=_cmd_deploy)
+
+    p = sub.add_parser("provenance", help="print the provenance tags ./deploy passes to argo-workflows create")
+    p.add_argument("--branch", metavar="NAME", help="git branch (default: CI variables, then git)")
+    p.add_argument("--flags", action="store_true", help="print them as --tag options to splice into a command")
+    p.set_defaults(func=_cmd_provenance)
     return parser
 
 

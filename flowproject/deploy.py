@@ -147,6 +147,18 @@ def discover(root: Path, files: Sequence[str] = ()) -> List[FlowTarget]:
     return targets
 
 
+def project_provenance_tags(branch: Optional[str] = None, start: Optional[str] = None) -> List[str]:
+    """The tags ``./deploy`` would pass for the project found from ``start`` (the cwd).
+
+    ``flowproject provenance``: for deploying by hand (``argo-workflows create --tag``,
+    ``Deployer(...).argo_workflows().create(tags=...)``) with the same provenance.
+    """
+    config_path = _config.locate(start, hint="run it in the project")
+    cfg = _config.load(config_path)
+    decision = decide(branch, production_branches=cfg["deploy"]["production_branches"], cwd=str(config_path.parent))
+    return provenance_tags(config_path.parent, decision)
+
+
 # -- commands -------------------------------------------------------------------------------
 
 
