@@ -126,7 +126,9 @@ def test_deploy_piped_into_a_closed_reader_ends_without_a_traceback(sandbox, tmp
 
 
 def test_deploy_script_into_head(sandbox, tmp_path):
-    flows = {"f%02d.flow.py" % i: HELLO.replace("HelloFlow", "Hello%02dFlow" % i) for i in range(40)}
+    # More output than a pipe holds (64 KiB), so the writer is still writing when head
+    # leaves: the broken pipe is certain, not a race.
+    flows = {"f%03d.flow.py" % i: HELLO.replace("HelloFlow", "Hello%03dFlow" % i) for i in range(400)}
     repo = git_project(tmp_path / "proj", "fix/x", flows)
     shutil.copy(REPO / "deploy", repo / "deploy")
     proc = subprocess.run(
