@@ -45,6 +45,8 @@ def flow_file(flow_name: str) -> Optional[Path]:
 
 def _default_config_path(ctx) -> str:
     path = _config.locate(flow_file(ctx.flow_name))
+    # Metaflow reads the file itself and would end in a UnicodeDecodeError traceback.
+    _config.read_text(path)
     _config.remember_default(path)
     return str(path)
 
@@ -63,25 +65,54 @@ def project_root(flow_name: str) -> Optional[Path]:
     return found.parent if found is not None else None
 
 
+def _start_and_end(steps: Dict[str, Any]) -> Tuple[Optional[str], Optional[str]]:
+    """The names of the flow's start and end steps, as Metaflow's FlowGraph picks them.
+
+    ``@step(start=True)`` / ``@step(end=True)`` (Metaflow 2.19.23+) mark them on any
+    name; unmarked, they are the steps named ``start`` and ``end``; a one-step flow's
+    step is both. MutableStep exposes no public way to read the marks, so they are read
+    from the step function it wraps.
+    """
+
+    def marked(attr: str) -> list:
+        return [n for n, s in steps.items() if getattr(getattr(s, "_my_step", None), attr, False)]
+
+    def pick(attr: str, fallback: str) -> Optional[str]:
+        names = marked(attr)
+        if len(names) == 1:
+            return names[0]
+        if not names and fallback in steps:
+            return fallback
+        if not names and len(steps) == 1:
+            return next(iter(steps))
+        return None  # several marked: Metaflow's lint rejects the flow
+
+    return pick("is_start_step", "start"), pick("is_end_step", "end")
+
+
 class _ProjectWiring(FlowMutator):
     """What BaseFlow adds to every subclass beyond its class attributes.
 
     - ``sql/`` in the code package: Metaflow packages only the files below the flow's
       own folder; ``flowproject/`` comes along through its METAFLOW_PACKAGE_POLICY, and
       this adds ``sql/`` beside it so templates are found in a pod as in the repo.
-    - A recorder on ``end`` that indexes the run as its branch's latest successful one
-      (see ``flowproject.runs``), and git provenance tags from ``start``
-      (see ``flowproject.provenance``).
+    - A recorder on the end step that indexes the run as its branch's latest successful
+      one (see ``flowproject.runs``), and git provenance tags from the start step (the
+      end step for a ``resume``d run; see ``flowproject.provenance``). The steps are
+      found as Metaflow finds them: ``@step(start=True)``/``@step(end=True)`` or by name.
     """
 
     def pre_mutate(self, mutable_flow) -> None:
-        for name, step in mutable_flow.steps:
+        steps = dict(mutable_flow.steps)
+        for step in steps.values():
             # current.trigger in local runs started by an event (flowproject.triggers).
             step.add_decorator(_triggers.local_trigger())
-            if name == "start":
-                step.add_decorator(_provenance.tagger())
-            if name == "end":
-                step.add_decorator(_runs.recorder())
+        start, end = _start_and_end(steps)
+        if start is not None:
+            steps[start].add_decorator(_provenance.tagger())
+        if end is not None:
+            steps[end].add_decorator(_provenance.resume_tagger())
+            steps[end].add_decorator(_runs.recorder())
 
     def add_to_package(self) -> Iterator[Tuple[str, str, ContentType]]:
         # The mutator instance is shared by every subclass; the package being built is

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -16,13 +17,14 @@ from .errors import FlowprojectError
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    path = Path(args.path) if args.path else _config.locate()
+    path = Path(args.path) if args.path else _config.locate(hint="pass its path: flowproject validate PATH")
     print(json.dumps(_config.load(path), indent=2))
     return 0
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    observation = sources.observe_config(args.config)
+    path = args.config or _config.locate(hint="pass its path: flowproject check --config PATH")
+    observation = sources.observe_config(path)
     if args.json:
         print(json.dumps(observation.to_dict(), indent=2, sort_keys=True))
     else:
@@ -57,6 +59,9 @@ def _cmd_branch(args: argparse.Namespace) -> int:
     decision = _branches.decide(args.name, production_branches=production)
     if args.json:
         print(json.dumps(decision.as_dict()))
+    elif args.flag:
+        # Splices into a Metaflow command: python x.flow.py $(flowproject branch --flag) run
+        print(" ".join(decision.metaflow_flags()))
     else:
         print("--production" if decision.production else decision.metaflow_branch)
     return 0
@@ -72,6 +77,7 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         only_json=args.only_json,
         as_json=args.json,
         summary_markdown=args.summary_markdown,
+        project_dir=args.project_dir,
     )
 
 
@@ -119,6 +125,15 @@ def _cmd_tag(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_provenance(args: argparse.Namespace) -> int:
+    tags = _deploy.project_provenance_tags(args.branch)
+    if args.flags:
+        print(" ".join("--tag %s" % tag for tag in tags))
+    else:
+        print("\n".join(tags))
+    return 0
+
+
 def add_deploy_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``flowproject deploy`` and ``./deploy`` (one definition for both)."""
     p.add_argument("--dry-run", action="store_true", help="print the exact commands; change nothing")
@@ -128,6 +143,7 @@ def add_deploy_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--teardown", action="store_true", help="delete the branch's deployments (argo-workflows delete)")
     p.add_argument("--only-json", metavar="DIR", help="render each WorkflowTemplate into DIR/<FlowName>.json; deploy nothing")
     p.add_argument("--summary-markdown", metavar="FILE", help="also append the per-flow table to FILE as Markdown (e.g. $GITHUB_STEP_SUMMARY)")
+    p.add_argument("--project-dir", metavar="DIR", help="the project (default: found from the first FLOW_FILE or the current directory); ./deploy passes its own folder")
     p.add_argument("files", nargs="*", metavar="FLOW_FILE", help="flow files (default: flows/**/*.flow.py)")
 
 
@@ -219,6 +235,7 @@ def add_local_loop_parsers(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowproject", description=__doc__)
+    parser.add_argument("--version", action="version", version="flowproject %s" % _version())
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="validate flowproject.toml and print the resolved config")
@@ -234,7 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_cache)
     p = sub.add_parser("branch", help="print the Metaflow branch a git branch deploys to")
     p.add_argument("name", nargs="?", help="git branch (default: CI variables, then git)")
-    p.add_argument("--json", action="store_true", help="print the whole decision as a JSON object")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--json", action="store_true", help="print the whole decision as a JSON object")
+    how.add_argument("--flag", action="store_true", help="print the Metaflow option: --branch NAME or --production")
     p.set_defaults(func=_cmd_branch)
 
     p = sub.add_parser("deploy", help="deploy every flow to Argo Workflows (see ./deploy)")
@@ -267,7 +286,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_tag)
 
     add_local_loop_parsers(sub)
+
+    p = sub.add_parser("provenance", help="print the provenance tags ./deploy passes to argo-workflows create")
+    p.add_argument("--branch", metavar="NAME", help="git branch (default: CI variables, then git)")
+    p.add_argument("--flags", action="store_true", help="print them as --tag options to splice into a command")
+    p.set_defaults(func=_cmd_provenance)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("flowproject")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+# The exit status of a process killed by SIGPIPE, as a shell reports it.
+EXIT_BROKEN_PIPE = 141
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -277,6 +314,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except FlowprojectError as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `./deploy | head`: the reader left. Point stdout at /dev/null so the
+        # interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -32,27 +32,57 @@ VALUE_LABEL = "<flowconfig value>"
 
 def parse_text(text: str, label: str = CONFIG_FILENAME, base_dir: Optional[Path] = None) -> Dict[str, Any]:
     """Parse TOML or JSON text (JSON is what ``Runner(config_value=...)`` passes)."""
-    if text.lstrip().startswith("{"):
+    raw = _parse_raw(text, label)
+    cfg = validate(raw, label, base_dir)
+    from . import projectfiles  # late: it reaches into sources/, which imports this module
+
+    projectfiles.check(cfg, label, base_dir)
+    return cfg
+
+
+def _parse_raw(text: str, label: str) -> Any:
+    # A value (--config-value) may be any JSON; validate() then says it is not a table.
+    as_json = text.lstrip().startswith("{") or label == VALUE_LABEL
+    try:
+        if as_json:
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as e:
+                if text.lstrip().startswith("{"):
+                    raise ConfigError(label, "(syntax)", "invalid JSON: %s" % e) from None
         try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError(label, "(syntax)", "invalid JSON: %s" % e) from None
-    else:
-        try:
-            raw = tomllib.loads(text)
+            return tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
-            raise ConfigError(label, "(syntax)", "invalid TOML: %s" % e) from None
-    return validate(raw, label, base_dir)
+            what = "neither JSON nor TOML" if as_json else "invalid TOML"
+            raise ConfigError(label, "(syntax)", "%s: %s" % (what, e)) from None
+    except RecursionError:
+        # tomllib and json recurse once per level of [[...]] / {...}.
+        raise ConfigError(label, "(syntax)", "nested too deeply to parse") from None
 
 
 def load(path: Union[str, Path]) -> Dict[str, Any]:
     """Read and validate a config file."""
     path = Path(path)
+    return parse_text(read_text(path), display_path(path), path.resolve().parent)
+
+
+def read_text(path: Union[str, Path]) -> str:
+    """A config file's text; ConfigError (one line) when it is unreadable or not UTF-8."""
+    path = Path(path)
+    label = display_path(path)
+    if path.is_dir():
+        raise ConfigError(label, "(file)", "is a folder; expected a %s file" % CONFIG_FILENAME)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as e:
-        raise ConfigError(display_path(path), "(file)", "cannot be read: %s" % (e.strerror or e)) from None
-    return parse_text(text, display_path(path), path.resolve().parent)
+        raise ConfigError(label, "(file)", "cannot be read: %s" % (e.strerror or e)) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ConfigError(
+            label, "(file)", "is not UTF-8 text (byte 0x%02x on line %d); TOML files must be UTF-8" % (data[e.start], line)
+        ) from None
 
 
 def display_path(path: Union[str, Path]) -> str:
@@ -79,15 +109,21 @@ def find_config(start: Union[str, Path]) -> Optional[Path]:
     return None
 
 
-def locate(start: Union[str, Path, None] = None) -> Path:
+# How a flow run names a config file; commands pass their own way (`validate PATH`).
+RUN_HINT = "pass --config flowconfig PATH"
+
+
+def locate(start: Union[str, Path, None] = None, hint: str = RUN_HINT) -> Path:
     """The config file to use: ``$FLOWPROJECT_CONFIG``, else the nearest one above ``start``.
 
     ``start`` is a flow file or folder (the cwd when None). Raises ConfigError when
-    there is none.
+    there is none; its message ends with ``hint``, how the caller's command names a file.
     """
     env = os.environ.get(CONFIG_ENV)
     if env:
         path = Path(env).expanduser()
+        if path.is_dir():
+            raise ConfigError(env, "(file)", "%s names a folder; expected the path of a %s file" % (CONFIG_ENV, CONFIG_FILENAME))
         if not path.is_file():
             raise ConfigError(env, "(file)", "%s points to a file that does not exist" % CONFIG_ENV)
         return path.resolve()
@@ -99,8 +135,7 @@ def locate(start: Union[str, Path, None] = None) -> Path:
         raise ConfigError(
             CONFIG_FILENAME,
             "(file)",
-            "not found in %s or any folder above it; create one, set %s, or pass "
-            "--config flowconfig PATH" % (origin, CONFIG_ENV),
+            "not found in %s or any folder above it; create one, set %s, or %s" % (origin, CONFIG_ENV, hint),
         )
     return found
 
@@ -135,6 +170,21 @@ def _explicit_file(config_name: str) -> Optional[Path]:
     return None
 
 
+def _explicit_value(config_name: str) -> bool:
+    # `--config-value flowconfig VALUE` (or Metaflow's env form) hands the parser a value
+    # that no file holds: its errors must name the value, not flowproject.toml.
+    argv = sys.argv
+    if any(a == "--config-value" and argv[i + 1] == config_name for i, a in enumerate(argv[:-1])):
+        return True
+    env = os.environ.get("METAFLOW_FLOW_CONFIG_VALUE")
+    if env:
+        try:
+            return config_name in json.loads(env)
+        except (ValueError, TypeError):
+            return False
+    return False
+
+
 def chosen_file() -> Optional[Path]:
     """The config file this process chose (``--config flowconfig FILE`` or the default),
     if it chose one: task processes get values, not files."""
@@ -143,7 +193,7 @@ def chosen_file() -> Optional[Path]:
 
 def flowconfig_parser(text: str) -> Dict[str, Any]:
     """The ``parser=`` of BaseFlow's ``flowconfig``: TOML or JSON in, validated dict out."""
-    if text.lstrip().startswith("{"):
+    if text.lstrip().startswith("{") or _explicit_value("flowconfig"):
         return parse_text(text, VALUE_LABEL, None)
     source = chosen_file()
     if source is None:

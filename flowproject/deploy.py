@@ -148,6 +148,18 @@ def discover(root: Path, files: Sequence[str] = ()) -> List[FlowTarget]:
     return targets
 
 
+def project_provenance_tags(branch: Optional[str] = None, start: Optional[str] = None) -> List[str]:
+    """The tags ``./deploy`` would pass for the project found from ``start`` (the cwd).
+
+    ``flowproject provenance``: for deploying by hand (``argo-workflows create --tag``,
+    ``Deployer(...).argo_workflows().create(tags=...)``) with the same provenance.
+    """
+    config_path = _config.locate(start, hint="run it in the project")
+    cfg = _config.load(config_path)
+    decision = decide(branch, production_branches=cfg["deploy"]["production_branches"], cwd=str(config_path.parent))
+    return provenance_tags(config_path.parent, decision)
+
+
 # -- commands -------------------------------------------------------------------------------
 
 
@@ -185,11 +197,23 @@ def build_command(
     return cmd
 
 
+# How many lines after Metaflow's "<headline>:" line can belong to its message.
+MESSAGE_LINES = 6
+
+
 def _error_line(stderr: str) -> str:
-    # Metaflow ends with the exception message (after its headline) and Python with the
-    # exception line of the traceback: the last non-empty line says what went wrong.
+    # Python ends with the exception line of its traceback. Metaflow ends with
+    # "<headline>:" and the message, often over several lines whose last one is a mere
+    # tail ("... or equivalent through your favorite Python package manager."): the row
+    # shows the whole message on one line.
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "failed with no output"
+    if not lines:
+        return "failed with no output"
+    if not any(line.startswith("Traceback (most recent call last)") for line in lines):
+        for i in range(len(lines) - 2, max(len(lines) - 2 - MESSAGE_LINES, -1), -1):
+            if lines[i].endswith(":"):
+                return " ".join(lines[i + 1:])[:300]
+    return lines[-1][:300]
 
 
 def _run_one(
@@ -320,6 +344,12 @@ def _teardown_leftovers(
         return list(pool.map(one, found))
 
 
+def _with_file(r: Result) -> str:
+    # An error about the file itself (no flow class, syntax) starts with its name already.
+    error = r.error or ""
+    return error if error.startswith(r.file) else "%s: %s" % (r.file, error)
+
+
 def describe(decision: BranchDecision) -> str:
     where = "production (--production)" if decision.production else "--branch %s" % decision.metaflow_branch
     return "git branch %r (from %s) -> %s, Metaflow branch %s" % (
@@ -340,19 +370,23 @@ def deploy(
     only_json: Optional[str] = None,
     as_json: bool = False,
     summary_markdown: Optional[str] = None,
+    project_dir: Optional[str] = None,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
     """The ``./deploy`` / ``flowproject deploy`` command; returns the exit status.
 
     The project root is the folder of the ``flowproject.toml`` found from the first
-    file given (else the current directory); its ``[deploy] production_branches`` decide
+    file given (else ``project_dir``, else the current directory); its ``[deploy] production_branches`` decide
     which git branches deploy with ``--production``. A teardown without ``files`` then deletes every other
     deployment of the project in that branch found on the cluster (see
     :mod:`flowproject.teardown`). ``summary_markdown`` is a file the per-flow table is
     appended to as Markdown (GitHub's ``$GITHUB_STEP_SUMMARY``).
     """
-    config_path = _config.locate(files[0] if files else None)
+    config_path = _config.locate(
+        files[0] if files else project_dir,
+        hint="run it in the project or pass a FLOW_FILE of it",
+    )
     root = config_path.parent
     cfg = _config.load(config_path)
     decision = decide(branch, production_branches=cfg["deploy"]["production_branches"], cwd=str(root))
@@ -386,7 +420,7 @@ def deploy(
     for r in failed:
         # The table has one line per flow; the full story of each failure goes to stderr.
         tail = "\n".join(r.stderr.splitlines()[-STDERR_TAIL_LINES:])
-        print("--- %s (%s) failed: %s" % (r.flow, r.file, r.error), file=err)
+        print("--- %s failed: %s" % (r.flow, _with_file(r)), file=err)
         if tail:
             print(tail, file=err)
     if as_json:
@@ -394,7 +428,7 @@ def deploy(
     else:
         if dry_run:
             for r in results:
-                print(shlex.join(r.command) if r.status == "planned" else "# %s: %s" % (r.file, r.error), file=out)
+                print(shlex.join(r.command) if r.status == "planned" else "# %s" % _with_file(r), file=out)
             if whole_branch:
                 print(
                     "# then: every other deployment of project %s in %s found on the cluster"

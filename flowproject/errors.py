@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Set
+
 from metaflow.exception import MetaflowException
 
 
@@ -18,7 +21,8 @@ class ConfigError(FlowprojectError):
     part when there is no single offending value).
     """
 
-    headline = "flowproject.toml error"
+    # Not the file's name: the message starts with it, and it may be another file.
+    headline = "Configuration error"
 
     def __init__(self, file: str, key: str, message: str) -> None:
         self.file = file
@@ -28,3 +32,19 @@ class ConfigError(FlowprojectError):
 
     def __str__(self) -> str:
         return self.message
+
+
+_warned: Set[str] = set()
+
+
+def warn(message: str) -> None:
+    """Print ``warning: <message>`` on stderr, once per process.
+
+    Not ``warnings.warn``: Metaflow ignores every Python warning while it runs a flow
+    (``warnings.filterwarnings("ignore")`` in its CLI), and Python's format echoes the
+    library's own source line. These are about the user's config file, named in the
+    message, and must show at the start of a run as in ``flowproject validate``.
+    """
+    if message not in _warned:
+        _warned.add(message)
+        print("warning: %s" % message, file=sys.stderr, flush=True)

@@ -1,6 +1,7 @@
 """Git provenance tags on every run: which commit and branch built it, and was it dirty.
 
-Local runs are tagged from the flow file's git checkout when the run starts. Deployed
+Local runs are tagged from the flow file's git checkout when the run starts (a ``resume``d
+run when its end step runs, since its start step is cloned, not run). Deployed
 runs execute in pods without a checkout, so ``./deploy`` passes the same tags to
 ``argo-workflows create --tag`` and Argo puts them on every run. Find the runs built from a
 commit with ``Flow("SensorFlow").runs("commit:1a2b3c4")``.
@@ -45,21 +46,46 @@ def tags_for(info: Optional[Dict[str, str]]) -> List[str]:
     return ["commit:%s" % info["commit"], "git_branch:%s" % info["branch"], "git_dirty:%s" % info["dirty"]]
 
 
+def _tag_current_run() -> None:
+    from metaflow import Run, current
+
+    if current.get("retry_count"):
+        return  # tagged on the first attempt
+    tags = tags_for(git_info(sys.argv[0]))
+    if tags:
+        Run("%s/%s" % (current.flow_name, current.run_id), _namespace_check=False).add_tags(tags)
+
+
 @functools.lru_cache(maxsize=None)
 def tagger():
-    """The step decorator BaseFlow puts on ``start``: tags the run from the flow's checkout.
+    """The step decorator BaseFlow puts on the start step: tags the run from the flow's checkout.
 
     Built on first use, one class per process, like ``flowproject.runs.recorder``.
     """
-    from metaflow import Run, current
     from metaflow.user_decorators.user_step_decorator import UserStepDecorator
 
     class tag_git_provenance(UserStepDecorator):
         def pre_step(self, step_name, flow, inputs=None):
-            if current.get("retry_count"):
-                return  # tagged on the first attempt
-            tags = tags_for(git_info(sys.argv[0]))
-            if tags:
-                Run("%s/%s" % (current.flow_name, current.run_id), _namespace_check=False).add_tags(tags)
+            _tag_current_run()
 
     return tag_git_provenance
+
+
+@functools.lru_cache(maxsize=None)
+def resume_tagger():
+    """The step decorator BaseFlow puts on the end step: tags a ``resume``d run.
+
+    ``resume`` clones the steps that succeeded before, start among them, so the start
+    step's tagger never runs; the end step always runs again (the origin run did not
+    finish, or ``resume <step>`` re-runs it and what follows). The resumed run runs the
+    checkout's current code, so it gets the checkout's current tags.
+    """
+    from metaflow import current
+    from metaflow.user_decorators.user_step_decorator import UserStepDecorator
+
+    class tag_git_provenance_on_resume(UserStepDecorator):
+        def pre_step(self, step_name, flow, inputs=None):
+            if current.get("origin_run_id"):
+                _tag_current_run()
+
+    return tag_git_provenance_on_resume

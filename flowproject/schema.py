@@ -10,17 +10,18 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
-from .errors import ConfigError
+from .errors import ConfigError, warn
 
 # The label used in errors when no file is known.
 CONFIG_FILENAME = "flowproject.toml"
 
 # Metaflow's @project accepts only these characters (project_decorator.VALID_NAME_RE).
 PROJECT_NAME_RE = re.compile(r"^[a-z0-9_]+$")
+# ... and at most this many of them (project_decorator.VALID_NAME_LEN).
+PROJECT_NAME_MAX = 128
 # Argo event names travel in URLs and in Sensor filters; keep to a safe alphabet.
 EVENT_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Payload keys become Argo parameter names downstream, so they must be identifiers.
@@ -48,7 +49,8 @@ CHECK_MODES = ("files_metadata", "file_modified_ts", "file_size")
 
 
 class FlowprojectDeprecationWarning(FutureWarning):
-    """Shown by default: it is aimed at the person who wrote the config file."""
+    """Kept for imports; deprecations are printed by ``errors.warn`` (Metaflow hides
+    Python warnings during a run)."""
 
 
 # -- schema ---------------------------------------------------------------------------
@@ -267,11 +269,7 @@ def validate(raw: Mapping[str, Any], label: str = CONFIG_FILENAME, base_dir: Opt
                 )
         data.update(legacy)
         raw["data"] = data
-        warnings.warn(
-            "%s: [%s] is deprecated; move its keys into [data]" % (label, LEGACY_DATA_TABLE),
-            FlowprojectDeprecationWarning,
-            stacklevel=2,
-        )
+        warn("%s: [%s] is deprecated; move its keys into [data]" % (label, LEGACY_DATA_TABLE))
 
     for key in raw:
         if key not in TOP_LEVEL:
@@ -287,6 +285,12 @@ def validate(raw: Mapping[str, Any], label: str = CONFIG_FILENAME, base_dir: Opt
             "project_name",
             "expected a Metaflow project name of lowercase letters, digits and _",
             project_name,
+        )
+    if len(project_name) > PROJECT_NAME_MAX:
+        v.fail(
+            "project_name",
+            "expected at most %d characters (Metaflow's @project limit); got %d"
+            % (PROJECT_NAME_MAX, len(project_name)),
         )
 
     data = v.table(raw.get("data", {}), "data", DATA_FIELDS)

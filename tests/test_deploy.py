@@ -184,8 +184,10 @@ def test_dry_run_on_main_deploys_production_and_changes_nothing(sandbox, tmp_pat
 
 def test_dry_run_through_the_deploy_script(sandbox, tmp_path):
     repo = git_project(tmp_path / "proj", "fix/x")
+    # ./deploy deploys the project it lives in, so it is copied in as a project has it.
+    shutil.copy(REPO / "deploy", repo / "deploy")
     proc = subprocess.run(
-        [str(REPO / "deploy"), "--dry-run", "--teardown"],
+        [str(repo / "deploy"), "--dry-run", "--teardown"],
         cwd=repo,
         env=dict(sandbox.env, FLOWPROJECT_PYTHON=sys.executable),
         capture_output=True,

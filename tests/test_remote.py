@@ -42,6 +42,10 @@ def pod_env(sandbox, pod, extra=None):
     env["PYTHONPATH"] = os.pathsep.join([str(pod / ".mf_code"), *site.getsitepackages()])
     env["METAFLOW_FLOW_CONFIG_VALUE"] = '{"flowconfig": "kv.flowconfig"}'
     env["PYTHONNOUSERSITE"] = "1"
+    # Set by the pod's bootstrap (MetaflowCodeContent.get_post_extract_env_vars): where the
+    # package was unpacked. Metaflow 2.19.24 (the floor) needs it to find .mf_meta/CONFIG;
+    # later versions also look beside .mf_code.
+    env["METAFLOW_EXTRACTED_ROOT"] = str(pod)
     return env
 
 
