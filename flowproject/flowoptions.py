@@ -45,8 +45,8 @@ def _decorators(value: Any, fail: Callable[[str], None]) -> List[str]:
         try:
             extract_step_decorator_from_decospec(spec)
         except (MetaflowException, ValueError) as e:
-            detail = " ".join(str(getattr(e, "message", e) or e).split())
-            fail("%r is not a valid step decorator: %s" % (spec, detail[:200]))
+            detail = " ".join(str(getattr(e, "message", e) or e).split()).rstrip(".")
+            fail("%r is not a valid step decorator (%s)" % (spec, detail[:200]))
     return value
 
 
@@ -159,7 +159,7 @@ def _checked(value: Any, declared: Any, fail: Callable[[str], None]) -> Any:
     else:  # a click type or other converter: Metaflow converts strings itself
         ok = isinstance(value, (str, int, float, bool))
     if not ok:
-        fail("expected a %s, the type of the Parameter" % getattr(declared, "__name__", declared))
+        fail("expected a value of the Parameter's type (%s)" % getattr(declared, "__name__", declared))
     return value
 
 

@@ -161,14 +161,14 @@ def resolve(
                     label, 'deploy.environments."%s"' % pattern,
                     "expected an environment name (%s); got %r" % (", ".join(known), env),
                 )
-    if environment is not None:
-        name: Optional[str] = environment or None  # TOP_LEVEL_ONLY: no overlay
+    if not (overlays or mapping or forced):
+        name: Optional[str] = None  # a project without environments has none
+    elif environment is not None:
+        name = environment or None  # TOP_LEVEL_ONLY: no overlay
     elif forced is not None:
         name = forced
-    elif overlays or mapping:
-        name = from_command_line(mapping if isinstance(mapping, dict) else {})
     else:
-        name = None
+        name = from_command_line(mapping if isinstance(mapping, dict) else {})
     if name is not None and overlays and name not in known:
         raise ConfigError(label, "environment", "unknown environment %r; defined: %s" % (name, ", ".join(known)))
 
