@@ -154,7 +154,8 @@ def resolve(
     mapping = (raw.get("deploy") or {}).get("environments") if isinstance(raw.get("deploy"), dict) else None
     mapping = mapping or {}
     known = sorted(set(BUILT_IN) | set(overlays))
-    if isinstance(mapping, dict):
+    # A resolved config (overlays already merged) keeps the mapping for reference only.
+    if isinstance(mapping, dict) and overlays:
         for pattern, env in mapping.items():
             if env not in known:
                 raise ConfigError(
