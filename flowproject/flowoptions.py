@@ -15,6 +15,7 @@ a FlowMutator on BaseFlow, so no wrapper command is needed.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
@@ -211,7 +212,6 @@ class FlowOptions(FlowMutator):
                 step.add_decorator(_recorder())
 
 
-_RECORDER = None
 # The environment of the task running in this process (set before its step body runs),
 # for cards rendered inside the step (flowproject.cards).
 _task_environment: Optional[str] = None
@@ -222,11 +222,12 @@ def task_environment() -> Optional[str]:
     return _task_environment
 
 
+@functools.lru_cache(maxsize=None)
 def _recorder():
-    """The step decorator on ``start``: the run's tags and its environment artifact."""
-    global _RECORDER
-    if _RECORDER is not None:
-        return _RECORDER
+    """The step decorator on ``start``: the run's tags and its environment artifact.
+
+    Built on first use, one class per process, like ``flowproject.provenance.tagger``.
+    """
     from metaflow import Run
     from metaflow.user_decorators.user_step_decorator import UserStepDecorator
 
@@ -235,15 +236,15 @@ def _recorder():
             global _task_environment
             config = flow.flowconfig
             _task_environment = config.get("environment")
-            setattr(flow, ENVIRONMENT_ARTIFACT, _task_environment)
+            if _task_environment:  # projects without environments get no extra artifact
+                setattr(flow, ENVIRONMENT_ARTIFACT, _task_environment)
             if current.get("retry_count"):
                 return  # tagged on the first attempt
             tags = run_tags(config, current.flow_name)
             if tags:
                 Run("%s/%s" % (current.flow_name, current.run_id), _namespace_check=False).add_tags(tags)
 
-    _RECORDER = record_flow_options
-    return _RECORDER
+    return record_flow_options
 
 
 class scheduled(FlowMutator):

@@ -21,10 +21,11 @@ import fnmatch
 import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from . import hooks as _hooks
 from .errors import ConfigError
+from .flowoptions import FLOW_FIELDS, validate_flows
 from .schema import CONFIG_FILENAME, DATA_FIELDS, DEPLOY_FIELDS, GETTER_FIELDS, SENSOR_FIELDS, TOP_LEVEL, validate
 
 PRODUCTION = "production"
@@ -88,8 +89,6 @@ def _merge(base: Any, overlay: Any) -> Any:
 
 def _check_overlay_keys(overlay: Any, name: str, label: str) -> None:
     """Unknown keys in any overlay fail at once, not only when that environment is used."""
-    from .flowoptions import FLOW_FIELDS
-
     prefix = "environments.%s" % name
     if not isinstance(overlay, dict):
         raise ConfigError(label, prefix, "expected a table")
@@ -138,8 +137,6 @@ def resolve(
     flow's when ``flow`` is None); with ``call_hooks=False`` none are, and hook tables
     stay in the result as written.
     """
-    from .flowoptions import validate_flows
-
     if not isinstance(raw, Mapping):
         raise ConfigError(label, "(top level)", "expected a table of settings")
     raw = dict(raw)
@@ -176,7 +173,7 @@ def resolve(
     overlay = overlays.get(name) or {} if name else {}
     merged = _merge(raw, overlay)
     try:
-        return _validate(merged, label, base_dir, name, flow, call_hooks, validate_flows)
+        return _validate(merged, label, base_dir, name, flow, call_hooks)
     except ConfigError as e:
         # A bad value the overlay set is reported where it was written.
         if name and _has_path(overlay, e.key.split(" ")[0]):
@@ -184,7 +181,9 @@ def resolve(
         raise
 
 
-def _validate(merged, label, base_dir, name, flow, call_hooks, validate_flows) -> Dict[str, Any]:
+def _validate(
+    merged: Dict[str, Any], label: str, base_dir: Optional[Path], name: Optional[str], flow: Optional[str], call_hooks: bool
+) -> Dict[str, Any]:
     data = merged.get("data")
     held: Dict[str, Any] = {}
     if isinstance(data, dict):
@@ -212,8 +211,3 @@ def _validate(merged, label, base_dir, name, flow, call_hooks, validate_flows) -
     out["environments"] = {}
     return out
 
-
-def names(raw: Mapping[str, Any]) -> List[str]:
-    """The overlay names a parsed (not yet resolved) config defines."""
-    overlays = raw.get("environments")
-    return sorted(overlays) if isinstance(overlays, dict) else []

@@ -6,7 +6,6 @@ import base64
 import json
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -129,7 +128,9 @@ def test_validate_env_prints_the_resolved_config(project, capsys):
     assert json.loads(capsys.readouterr().out)["flows"]["EnvFlow"]["tags"] == ["stage"]
     assert cli.main(["validate", "--env", "stagin", str(project / "flowproject.toml")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "error: flowproject.toml: environment: unknown environment 'stagin'; defined: branch, production, staging, user"
+    assert err == "error: %s: environment: unknown environment 'stagin'; defined: branch, production, staging, user" % (
+        config.display_path(project / "flowproject.toml")
+    )
 
 
 @pytest.mark.parametrize(
@@ -198,3 +199,47 @@ event_name = "branch_changed"
     data = re.search(r'window.__MF_DATA__\["[^"]+"\] = "([^"]+)"', html_path.read_text()).group(1)
     content = base64.b64decode(data).decode("utf-8")
     assert re.search(r'"Environment",\s*"branch"', content), content[:2000]
+
+
+@pytest.mark.parametrize(
+    "git_branch,environment,alpha,event",
+    [("main", "production", "100", "prod_event"), ("release/1", "staging", "50", "base_event"), ("feat/x", "branch", "1", "branch_event")],
+)
+def test_deploy_renders_each_branch_with_its_environment(sandbox, project, tmp_path, s3_server, git_branch, environment, alpha, event):
+    from test_deploy import ARGO_EVENTS_ENV
+
+    env = dict(
+        s3_server.env, METAFLOW_DEFAULT_DATASTORE="s3",
+        METAFLOW_DATASTORE_SYSROOT_S3="s3://%s/metaflow" % s3_server.new_bucket("envs"), **ARGO_EVENTS_ENV,
+    )
+    out = tmp_path / "rendered"
+    proc = sandbox.run_ok(
+        ["-m", "flowproject.cli", "deploy", "--json", "--branch", git_branch, "--only-json", str(out)], cwd=project, env=env
+    )
+    assert [r["status"] for r in json.loads(proc.stdout)] == ["ok"]
+    template = json.loads((out / "EnvFlow.json").read_text())
+    annotations = template["metadata"]["annotations"]
+    assert "environment:%s" % environment in json.loads(annotations["metaflow/tags"])
+    params = {p["name"]: p["value"] for p in template["spec"]["arguments"]["parameters"]}
+    assert params["alpha"] == alpha
+    # The config snapshot pods get (inside the code package) is that environment's.
+    snapshot = code_package_config(s3_server, template)
+    assert snapshot["environment"] == environment
+    assert snapshot["sensor"]["event_name"] == event
+
+
+def code_package_config(s3_server, template: dict) -> dict:
+    import io
+    import tarfile
+
+    url = re.search(r'"METAFLOW_CODE_URL", "value": "([^"]+)"', json.dumps(template)).group(1)
+    bucket, key = url[len("s3://"):].split("/", 1)
+    blob = s3_server.client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+        for member in tar.getmembers():
+            if not member.isfile():
+                continue
+            text = tar.extractfile(member).read().decode("utf-8", "replace")
+            if '"flowconfig"' in text and '"project_name"' in text:
+                return json.loads(text)["user_configs"]["flowconfig"][0]
+        raise AssertionError("no config in the code package: %s" % [m.name for m in tar.getmembers()][:50])
