@@ -178,6 +178,8 @@ def _set_defaults(mutable_flow, flow: str, values: Mapping[str, Any], label: str
                 label, key, "%s has no such Parameter; its parameters: %s" % (flow, ", ".join(sorted(p.name for _, p in params.values())) or "none")
             )
         var, param = params[name]
+        if type(param) is not Parameter:  # IncludeFile and other subclasses read their own input
+            raise ConfigError(label, key, "only a plain Parameter takes a default from the config; %s is a %s" % (name, type(param).__name__))
 
         def fail(expected: str, key: str = key, value: Any = value) -> None:
             raise ConfigError(label, key, "%s; got %r" % (expected, value))
