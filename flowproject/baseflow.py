@@ -6,11 +6,12 @@ import inspect
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional, Tuple
 
-from metaflow import Config, FlowMutator, FlowSpec, Parameter, config_expr, current, project, schedule
+from metaflow import Config, FlowMutator, FlowSpec, Parameter, config_expr, current, project
 from metaflow.packaging_sys import ContentType
 
 from . import config as _config
 from . import duplicates as _duplicates
+from . import flowoptions as _flowoptions
 from . import provenance as _provenance
 from . import requirements
 from . import runs as _runs
@@ -129,6 +130,7 @@ class _ProjectWiring(FlowMutator):
             yield str(pyproject), "pyproject.toml", ContentType.CODE_CONTENT
 
 
+@_flowoptions.FlowOptions
 @_ProjectWiring
 @project(name=config_expr("flowconfig.project_name"))
 class BaseFlow(FlowSpec):
@@ -201,6 +203,7 @@ def scheduled(flow_cls: type) -> type:
     """Class decorator: schedule the flow on ``[sensor] cron_schedule`` when deployed.
 
     Opt-in per flow (``@scheduled`` above the class) because most flows in a project
-    run on events or by hand, not on the sensor's clock.
+    run on events or by hand, not on the sensor's clock. ``[flows.<FlowName>]
+    cron_schedule`` and ``timezone`` override it (see ``flowproject.flowoptions``).
     """
-    return schedule(cron=config_expr("flowconfig.sensor.cron_schedule"))(flow_cls)
+    return _flowoptions.scheduled(flow_cls)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .flowoptions import task_environment
 from .sensor import Decision
 
 # Cards are for people; a huge query result would bury the answer.
@@ -37,6 +38,7 @@ def render_sensor_card(card: Any, decision: Decision) -> None:
                 ["Previous fingerprint", decision.previous_fingerprint or "-"],
                 ["Changed", str(decision.changed)],
                 ["Event", event_line],
+                ["Environment", task_environment() or "-"],
             ],
             headers=["", ""],
         )

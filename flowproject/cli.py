@@ -18,7 +18,7 @@ from .errors import FlowprojectError
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     path = Path(args.path) if args.path else _config.locate(hint="pass its path: flowproject validate PATH")
-    print(json.dumps(_config.load(path), indent=2))
+    print(json.dumps(_config.load(path, environment=args.env), indent=2))
     return 0
 
 
@@ -240,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="validate flowproject.toml and print the resolved config")
     p.add_argument("path", nargs="?", help="config file (default: $FLOWPROJECT_CONFIG or the nearest flowproject.toml)")
+    p.add_argument("--env", metavar="NAME", help="resolve as environment NAME (default: the one a plain local run gets)")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("check", help="observe [data] now and print what the sensor would see")

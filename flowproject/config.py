@@ -13,6 +13,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
+from . import overlays as _overlays
 from .errors import ConfigError
 from .schema import CONFIG_FILENAME, FlowprojectDeprecationWarning, validate
 
@@ -30,10 +31,22 @@ VALUE_LABEL = "<flowconfig value>"
 # -- parsing ------------------------------------------------------------------------------
 
 
-def parse_text(text: str, label: str = CONFIG_FILENAME, base_dir: Optional[Path] = None) -> Dict[str, Any]:
-    """Parse TOML or JSON text (JSON is what ``Runner(config_value=...)`` passes)."""
+def parse_text(
+    text: str,
+    label: str = CONFIG_FILENAME,
+    base_dir: Optional[Path] = None,
+    *,
+    environment: Optional[str] = None,
+    flow: Optional[str] = None,
+    call_hooks: bool = True,
+) -> Dict[str, Any]:
+    """Parse TOML or JSON text (JSON is what ``Runner(config_value=...)`` passes).
+
+    The environment overlay and hooks are resolved here (see ``flowproject.overlays``),
+    then the result is checked against the project's files (``flowproject.projectfiles``).
+    """
     raw = _parse_raw(text, label)
-    cfg = validate(raw, label, base_dir)
+    cfg = _overlays.resolve(raw, label, base_dir, environment=environment, flow=flow, call_hooks=call_hooks)
     from . import projectfiles  # late: it reaches into sources/, which imports this module
 
     projectfiles.check(cfg, label, base_dir)
@@ -60,10 +73,12 @@ def _parse_raw(text: str, label: str) -> Any:
         raise ConfigError(label, "(syntax)", "nested too deeply to parse") from None
 
 
-def load(path: Union[str, Path]) -> Dict[str, Any]:
-    """Read and validate a config file."""
+def load(path: Union[str, Path], *, environment: Optional[str] = None, call_hooks: bool = True) -> Dict[str, Any]:
+    """Read and validate a config file (``environment``: force that overlay)."""
     path = Path(path)
-    return parse_text(read_text(path), display_path(path), path.resolve().parent)
+    return parse_text(
+        read_text(path), display_path(path), path.resolve().parent, environment=environment, call_hooks=call_hooks
+    )
 
 
 def read_text(path: Union[str, Path]) -> str:
@@ -193,9 +208,26 @@ def chosen_file() -> Optional[Path]:
 
 def flowconfig_parser(text: str) -> Dict[str, Any]:
     """The ``parser=`` of BaseFlow's ``flowconfig``: TOML or JSON in, validated dict out."""
+    flow = _launching_flow()
     if text.lstrip().startswith("{") or _explicit_value("flowconfig"):
-        return parse_text(text, VALUE_LABEL, None)
+        return parse_text(text, VALUE_LABEL, None, flow=flow)
     source = chosen_file()
     if source is None:
-        return parse_text(text)
-    return parse_text(text, display_path(source), source.resolve().parent)
+        return parse_text(text, flow=flow)
+    return parse_text(text, display_path(source), source.resolve().parent, flow=flow)
+
+
+def _launching_flow() -> Optional[str]:
+    # Metaflow parses the config before `current.flow_name` is set; the flow being
+    # launched is the FlowSpec subclass defined in the script Metaflow runs (__main__).
+    # Only its [flows.<Name>.parameters] hooks are called.
+    # A class under a FlowMutator (@scheduled) is bound to the mutator, which holds it.
+    from metaflow import FlowMutator, FlowSpec
+
+    main = sys.modules.get("__main__")
+    found = []
+    for value in vars(main).values() if main is not None else ():
+        cls = getattr(value, "_flow_cls", None) if isinstance(value, FlowMutator) else value
+        if isinstance(cls, type) and issubclass(cls, FlowSpec) and cls.__module__ == "__main__":
+            found.append(cls.__name__)
+    return found[-1] if found else None

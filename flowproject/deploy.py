@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, TextIO
 
 from . import config as _config
+from . import flowoptions as _flowoptions
+from . import overlays as _overlays
 from . import provenance as _provenance
 from . import teardown as _teardown
 from .branches import BranchDecision, decide
@@ -57,7 +60,7 @@ class Result:
     flow: str
     file: str
     command: List[str]
-    status: str  # "ok" | "failed" | "planned"
+    status: str  # "ok" | "failed" | "planned" | "skipped"
     seconds: float
     error: Optional[str]
     stderr: str = ""
@@ -254,6 +257,7 @@ def run(
     teardown: bool = False,
     only_json: Optional[Path] = None,
     tags: Sequence[str] = (),
+    flow_tags: Optional[Mapping[str, Sequence[str]]] = None,
     env: Optional[Mapping[str, str]] = None,
     progress: Optional[TextIO] = None,
 ) -> List[Result]:
@@ -261,13 +265,18 @@ def run(
 
     Results come back in the order of ``targets``. ``only_json`` is a folder that gets
     ``<FlowName>.json`` per flow. ``progress`` receives one line per finished flow.
+    ``flow_tags`` adds tags per flow name (``[flows.<FlowName>] tags`` and the environment).
     """
     if jobs < 1:
         raise DeployError(msg="--jobs must be at least 1; got %d" % jobs)
     if teardown and only_json is not None:
         raise DeployError(msg="--teardown and --only-json cannot be combined")
     commands = [
-        build_command(t, decision, teardown=teardown, only_json=only_json is not None, tags=tags) for t in targets
+        build_command(
+            t, decision, teardown=teardown, only_json=only_json is not None,
+            tags=[*tags, *(flow_tags or {}).get(t.flow, ())],
+        )
+        for t in targets
     ]
     if dry_run:
         return [
@@ -388,7 +397,7 @@ def deploy(
         hint="run it in the project or pass a FLOW_FILE of it",
     )
     root = config_path.parent
-    cfg = _config.load(config_path)
+    cfg = _config.load(config_path, environment=_overlays.TOP_LEVEL_ONLY, call_hooks=False)
     decision = decide(branch, production_branches=cfg["deploy"]["production_branches"], cwd=str(root))
     if teardown and decision.production and decision.source != "argument":
         # On GitHub's delete event GITHUB_REF_NAME is the default branch: a teardown that
@@ -401,8 +410,11 @@ def deploy(
     # Teardown deletes by name; tags only matter for what gets created.
     tags = [] if teardown else provenance_tags(root, decision)
     print(describe(decision), file=err if as_json else out, flush=True)
+    # [flows.<FlowName>]: deploy_branches and tags, read in this environment's config.
+    options = _flowoptions_for_deploy(config_path, decision)
+    skipped = {t.flow: reason for t in targets if (reason := _skip_reason(options, t.flow, decision))}
     results = run(
-        targets,
+        [t for t in targets if t.flow not in skipped],
         decision,
         root=root,
         jobs=jobs,
@@ -410,8 +422,12 @@ def deploy(
         teardown=teardown,
         only_json=Path(only_json).resolve() if only_json else None,
         tags=tags,
+        flow_tags=None if teardown else {t.flow: _flowoptions.run_tags(options, t.flow) for t in targets},
+        # The children decide the same environment from the same git branch.
+        env=dict(os.environ, **{_overlays.GIT_BRANCH_ENV: decision.git_branch}),
         progress=None if dry_run else err,
     )
+    results = _with_skipped(targets, results, skipped)
     # A teardown of named files deletes just those; a whole-branch teardown clears the cluster.
     whole_branch = teardown and not files
     if whole_branch and not dry_run:
@@ -442,3 +458,31 @@ def deploy(
         with open(summary_markdown, "a", encoding="utf-8") as f:
             f.write(markdown_table(results, decision, title="flowproject %s: %s" % (verb, cfg["project_name"])))
     return 1 if failed else 0
+
+
+# -- [flows.<FlowName>] deploy_branches -------------------------------------------------------
+
+
+def _flowoptions_for_deploy(config_path: Path, decision: BranchDecision) -> Dict[str, object]:
+    # Hooks are called by each flow's own process (the launching one), not here.
+    top = _config.load(config_path, environment=_overlays.TOP_LEVEL_ONLY, call_hooks=False)
+    mapping = top["deploy"]["environments"] or {}
+    env = _overlays.decide(decision.production, decision.metaflow_branch, decision.git_branch, mapping)
+    return _config.load(config_path, environment=env, call_hooks=False)
+
+
+def _skip_reason(config: Mapping[str, object], flow: str, decision: BranchDecision) -> Optional[str]:
+    options = _flowoptions.options_for(config, flow)
+    if _flowoptions.deploys_from(options, decision.git_branch):
+        return None
+    return "skipped: git branch %r is not in [flows.%s] deploy_branches (%s)" % (
+        decision.git_branch, flow, ", ".join(options["deploy_branches"]),
+    )
+
+
+def _with_skipped(targets: Sequence[FlowTarget], results: List[Result], skipped: Mapping[str, str]) -> List[Result]:
+    done = iter(results)
+    return [
+        Result(t.flow, _config.display_path(t.file), [], "skipped", 0.0, skipped[t.flow]) if t.flow in skipped else next(done)
+        for t in targets
+    ]

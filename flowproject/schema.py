@@ -164,13 +164,23 @@ SENSOR_FIELDS = {
     "publish_on_first_run": (_bool, True),
     "publish_timeout_seconds": (_positive_int, DEFAULT_PUBLISH_TIMEOUT_SECONDS),
 }
+def _glob_map(value: Any, fail: Callable[[str], None]) -> Dict[str, str]:
+    # [deploy] environments: git-branch glob -> environment name (see flowproject.overlays).
+    if not isinstance(value, dict) or not all(isinstance(v, str) and v for v in value.values()):
+        fail('expected a table of "git-branch-glob" = "environment name"')
+    return value
+
+
 DEPLOY_FIELDS = {
     "production_branches": (_branch_list, ["main", "master"]),
+    "environments": (_glob_map, None),
 }
 GETTER_FIELDS = {
     "run_id": (_nonempty_str, REQUIRED),
 }
-TOP_LEVEL = ("project_name", "data", "sensor", "deploy", "getters")
+# flows, environments and environment are checked by flowproject.flowoptions and
+# flowproject.overlays (config.parse_text's entry point), not by validate() here.
+TOP_LEVEL = ("project_name", "data", "sensor", "deploy", "getters", "flows", "environments", "environment")
 LEGACY_DATA_TABLE = "data_kwargs"
 # Which [data] keys each source needs beyond the defaults.
 REQUIRED_BY_TYPE = {"local": ("path",), "s3": ("bucket", "key"), "snowflake": ("template",)}

@@ -27,7 +27,7 @@ BROKEN = [
     (
         "unknown_top_key",
         MINIMAL + "[sensors]\nevent_name = 'x'\n",
-        "sensors: unknown key (did you mean 'sensor'?); known keys: project_name, data, sensor, deploy, getters",
+        "sensors: unknown key (did you mean 'sensor'?); known keys: project_name, data, sensor, deploy, getters, flows, environments, environment",
     ),
     (
         "unknown_data_key",
