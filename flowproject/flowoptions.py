@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 from metaflow import FlowMutator, current
 from metaflow.exception import MetaflowException
 
-from .errors import ConfigError
+from .errors import ConfigError, FlowprojectError
 from .schema import CONFIG_FILENAME, _cron, _Validator
 
 # Metaflow refuses longer tags (tagging_util.MAX_TAG_SIZE).
@@ -258,7 +258,14 @@ class scheduled(FlowMutator):
 
     def pre_mutate(self, mutable_flow) -> None:
         config = dict(mutable_flow.configs)["flowconfig"]
-        options = options_for(config, mutable_flow._flow_cls.__name__)
+        flow_name = mutable_flow._flow_cls.__name__
+        if mutable_flow.has_decorator("schedule"):
+            # Overriding it silently would deploy a schedule nobody wrote down in one place.
+            raise FlowprojectError(
+                "%s has both @scheduled and @schedule; keep one: @scheduled takes its cron from "
+                "[flows.%s] cron_schedule or [sensor] cron_schedule" % (flow_name, flow_name)
+            )
+        options = options_for(config, flow_name)
         cron = options["cron_schedule"] or config["sensor"]["cron_schedule"]
         mutable_flow.add_decorator(
             "schedule", deco_kwargs={"cron": cron, "timezone": options["timezone"]}, duplicates=mutable_flow.OVERRIDE

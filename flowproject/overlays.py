@@ -26,7 +26,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 from . import hooks as _hooks
 from .errors import ConfigError
 from .flowoptions import FLOW_FIELDS, validate_flows
-from .schema import CONFIG_FILENAME, DATA_FIELDS, DEPLOY_FIELDS, GETTER_FIELDS, SENSOR_FIELDS, TOP_LEVEL, validate
+from .schema import CONFIG_FILENAME, DATA_FIELDS, DEPLOY_FIELDS, GETTER_FIELDS, SENSOR_FIELDS, TOP_LEVEL, _show, validate
 
 PRODUCTION = "production"
 BRANCH = "branch"
@@ -138,7 +138,7 @@ def resolve(
     stay in the result as written.
     """
     if not isinstance(raw, Mapping):
-        raise ConfigError(label, "(top level)", "expected a table of settings")
+        raise ConfigError(label, "(top level)", "expected a table of settings; got %s" % _show(raw))
     raw = dict(raw)
     overlays = raw.pop("environments", None) or {}
     forced = raw.pop("environment", None)

@@ -27,9 +27,10 @@ def check(cfg: Mapping[str, Any], label: str, base_dir: Optional[Path]) -> None:
     (``--config-value``, a pod), where only what needs no project folder is checked.
     """
     data = cfg["data"]
-    if data["type"] == "snowflake" and data.get("template"):
+    # A hook not called here (./deploy's own load) is checked in the flow's process.
+    if data["type"] == "snowflake" and isinstance(data.get("template"), str):
         _check_template(data["template"], label, base_dir)
-    if data["type"] == "local":
+    if data["type"] == "local" and isinstance(data["path"], str):
         _check_local_path(Path(data["path"]), data["check_mode"], label)
     if base_dir is not None and cfg.get("getters"):
         _check_getters(cfg["getters"], label, Path(base_dir))

@@ -132,9 +132,13 @@ def test_schedule_next_to_scheduled_gets_one_line(sandbox, tmp_path):
     project = write_project(tmp_path / "p", SCAFFOLD_TOML, {"sensor.flow.py": flow})
     proc = sandbox.run(["flows/sensor.flow.py", "run"], cwd=project)
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines() == [
-        "error: flows/sensor.flow.py:5: the flow already has a @schedule (from @scheduled or a base class); "
-        "keep one: remove @schedule or @scheduled from SensorFlow"
+    # @scheduled is applied when Metaflow starts, so Metaflow prints the error: its headline,
+    # then one line, and no traceback.
+    assert "Traceback" not in proc.stderr
+    assert [line.strip() for line in proc.stderr.strip().splitlines()[-2:]] == [
+        "flowproject error:",
+        "SensorFlow has both @scheduled and @schedule; keep one: @scheduled takes its cron from "
+        "[flows.SensorFlow] cron_schedule or [sensor] cron_schedule",
     ]
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from conftest import REPO
 from flowproject import scaffold, schema
+from flowproject.flowoptions import FLOW_FIELDS
 from flowproject.scaffold import ScaffoldError
 from test_deploy import git, tool
 
@@ -177,6 +178,7 @@ def test_init_config_shows_every_key_and_every_key_validates(tmp_path):
     assert set(everything["sensor"]) == set(schema.SENSOR_FIELDS)
     assert set(everything["deploy"]) == set(schema.DEPLOY_FIELDS)
     assert set(everything["getters"]["TrainFlow"]) == set(schema.GETTER_FIELDS)
+    assert set(everything["flows"]["TrainFlow"]) == set(FLOW_FIELDS)
     # With every commented key switched on it is still a valid config.
     schema.validate(everything, "flowproject.toml", tmp_path)
     # The embedded default is the local source.
