@@ -24,7 +24,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from flowproject.branches import decide  # noqa: E402
-from flowproject.deploy import FlowTarget, discover, run  # noqa: E402
+from flowproject.deploy import run  # noqa: E402
+from flowproject.discovery import FlowTarget, discover  # noqa: E402
 
 FLOW = '''
 from metaflow import step

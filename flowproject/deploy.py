@@ -11,7 +11,6 @@ exit status (non-zero when any failed).
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import shlex
@@ -19,7 +18,6 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, TextIO
 
@@ -29,10 +27,10 @@ from . import overlays as _overlays
 from . import provenance as _provenance
 from . import teardown as _teardown
 from .branches import BranchDecision, decide
+from .deploy_report import Result, describe, markdown_table, summary_table, with_file
+from .discovery import FlowTarget, discover
 from .errors import FlowprojectError
 
-FLOW_GLOB = "**/*.flow.py"
-FLOWS_DIR = "flows"
 DEFAULT_JOBS = 4
 # How much of a failed flow's stderr is repeated after the summary: enough for the
 # traceback, not the whole Metaflow banner.
@@ -44,111 +42,6 @@ class DeployError(FlowprojectError):
 
     def __str__(self) -> str:
         return self.message
-
-
-@dataclass(frozen=True)
-class FlowTarget:
-    """One flow file and its flow class (``error`` says why the class was not found)."""
-
-    file: Path
-    flow: str
-    error: Optional[str] = None
-
-
-@dataclass
-class Result:
-    flow: str
-    file: str
-    command: List[str]
-    status: str  # "ok" | "failed" | "planned" | "skipped"
-    seconds: float
-    error: Optional[str]
-    stderr: str = ""
-
-    def as_dict(self) -> Dict[str, object]:
-        out = asdict(self)
-        del out["stderr"]
-        return out
-
-
-# -- finding flows ------------------------------------------------------------------------
-
-
-def _base_name(node: ast.expr) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    if isinstance(node, ast.Subscript):
-        return _base_name(node.value)
-    return ""
-
-
-def _is_main_guard(test: ast.expr) -> bool:
-    # `if __name__ == "__main__":` written either way round.
-    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
-        return False
-    sides = [test.left, test.comparators[0]]
-    has_name = any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides)
-    has_main = any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides)
-    return has_name and has_main
-
-
-def find_flow_class(source: str, filename: str = "<flow>") -> str:
-    """The name of the flow class defined in a flow file's source.
-
-    The class instantiated under ``if __name__ == "__main__":`` wins (that is the one
-    Metaflow runs); otherwise the single top-level class whose base name ends in ``Flow``
-    (``FlowSpec``, ``BaseFlow``, ``TeamFlow``, ...). Raises DeployError otherwise.
-    """
-    try:
-        tree = ast.parse(source, filename=filename)
-    except SyntaxError as e:
-        raise DeployError(msg="%s:%s: cannot parse: %s" % (filename, e.lineno, e.msg)) from None
-    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
-    for node in tree.body:
-        if isinstance(node, ast.If) and _is_main_guard(node.test):
-            for sub in ast.walk(node):
-                if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in classes:
-                    return sub.func.id
-    flows = [
-        name
-        for name, node in classes.items()
-        if any(_base_name(base).endswith("Flow") or _base_name(base) == "FlowSpec" for base in node.bases)
-    ]
-    if len(flows) == 1:
-        return flows[0]
-    if not flows:
-        raise DeployError(msg="%s: no flow class found (a class subclassing BaseFlow or FlowSpec)" % filename)
-    raise DeployError(
-        msg="%s: several flow classes (%s) and none is run under if __name__ == '__main__'"
-        % (filename, ", ".join(flows))
-    )
-
-
-def discover(root: Path, files: Sequence[str] = ()) -> List[FlowTarget]:
-    """The flows to deploy: ``files`` when given, else ``<root>/flows/**/*.flow.py``.
-
-    A file whose flow class cannot be found becomes a target with ``error`` set, so it
-    is reported as failed alongside the others instead of stopping the deploy.
-    """
-    if files:
-        paths = [Path(f).resolve() for f in files]
-        missing = [str(p) for p in paths if not p.is_file()]
-        if missing:
-            raise DeployError(msg="no such flow file: %s" % ", ".join(missing))
-    else:
-        paths = sorted((root / FLOWS_DIR).glob(FLOW_GLOB))
-        if not paths:
-            raise DeployError(msg="no flows found: %s/%s/%s matches nothing" % (root, FLOWS_DIR, FLOW_GLOB))
-    targets = []
-    for path in paths:
-        label = _config.display_path(path)
-        try:
-            targets.append(FlowTarget(path, find_flow_class(path.read_text(encoding="utf-8"), label)))
-        except DeployError as e:
-            targets.append(FlowTarget(path, path.name[: -len(".flow.py")] or path.stem, str(e)))
-    return targets
 
 
 def project_provenance_tags(branch: Optional[str] = None, start: Optional[str] = None) -> List[str]:
@@ -297,40 +190,6 @@ def run(
         return list(pool.map(one, zip(targets, commands)))
 
 
-# -- reporting --------------------------------------------------------------------------------
-
-
-def summary_table(results: Sequence[Result], decision: BranchDecision) -> str:
-    """A plain-text table: flow, branch, result, seconds, error."""
-    rows = [("flow", "branch", "result", "seconds", "error")]
-    rows += [(r.flow, decision.namespace, r.status, "%.1f" % r.seconds, r.error or "") for r in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = []
-    for row in rows:
-        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def markdown_table(results: Sequence[Result], decision: BranchDecision, *, title: str) -> str:
-    """The summary as a Markdown table (for GitHub's job summary, ``$GITHUB_STEP_SUMMARY``)."""
-    lines = [
-        "### %s" % _md_cell(title),
-        "",
-        _md_cell(describe(decision)),
-        "",
-        "| flow | file | branch | result | seconds | error |",
-        "|---|---|---|---|---:|---|",
-    ]
-    for r in results:
-        cells = (r.flow, r.file, decision.namespace, r.status, "%.1f" % r.seconds, r.error or "")
-        lines.append("| %s |" % " | ".join(_md_cell(c) for c in cells))
-    return "\n".join(lines) + "\n"
-
-
 def _teardown_leftovers(
     project: str, decision: BranchDecision, root: Path, jobs: int, progress: Optional[TextIO]
 ) -> List[Result]:
@@ -351,22 +210,6 @@ def _teardown_leftovers(
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(one, found))
-
-
-def _with_file(r: Result) -> str:
-    # An error about the file itself (no flow class, syntax) starts with its name already.
-    error = r.error or ""
-    return error if error.startswith(r.file) else "%s: %s" % (r.file, error)
-
-
-def describe(decision: BranchDecision) -> str:
-    where = "production (--production)" if decision.production else "--branch %s" % decision.metaflow_branch
-    return "git branch %r (from %s) -> %s, Metaflow branch %s" % (
-        decision.git_branch,
-        decision.source,
-        where,
-        decision.namespace,
-    )
 
 
 def deploy(
@@ -436,7 +279,7 @@ def deploy(
     for r in failed:
         # The table has one line per flow; the full story of each failure goes to stderr.
         tail = "\n".join(r.stderr.splitlines()[-STDERR_TAIL_LINES:])
-        print("--- %s failed: %s" % (r.flow, _with_file(r)), file=err)
+        print("--- %s failed: %s" % (r.flow, with_file(r)), file=err)
         if tail:
             print(tail, file=err)
     if as_json:
@@ -444,7 +287,7 @@ def deploy(
     else:
         if dry_run:
             for r in results:
-                print(shlex.join(r.command) if r.status == "planned" else "# %s" % _with_file(r), file=out)
+                print(shlex.join(r.command) if r.status == "planned" else "# %s" % with_file(r), file=out)
             if whole_branch:
                 print(
                     "# then: every other deployment of project %s in %s found on the cluster"

@@ -8,14 +8,12 @@ the config is parsed (``flowproject validate`` and the start of every run).
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
-from typing import Any, Mapping, Optional, Set
+from typing import Any, Mapping, Optional
 
+from .discovery import FLOWS_DIR, defined_flows
 from .errors import ConfigError, warn
 
-FLOWS_DIR = "flows"
-FLOW_GLOB = "**/*.flow.py"
 # check_mode -> whether it watches a folder (True) or one file (False).
 WATCHES_FOLDER = {"files_metadata": True, "file_modified_ts": False, "file_size": False}
 
@@ -67,21 +65,6 @@ def _check_local_path(path: Path, mode: str, label: str) -> None:
             label, "data.path", "%s is a folder; check_mode '%s' watches one file "
             "(use 'files_metadata' for a folder)" % (path, mode)
         )
-
-
-def defined_flows(flows_dir: Path) -> Set[str]:
-    """Names of the classes defined at the top level of ``flows_dir/**/*.flow.py``.
-
-    Parsed, not imported: importing a flow file runs its module code.
-    """
-    names: Set[str] = set()
-    for path in sorted(flows_dir.glob(FLOW_GLOB)):
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        except (OSError, SyntaxError, ValueError):
-            continue  # such a file fails on its own run; it must not break every other flow's
-        names.update(node.name for node in tree.body if isinstance(node, ast.ClassDef))
-    return names
 
 
 def _check_getters(getters: Mapping[str, Any], label: str, base_dir: Path) -> None:

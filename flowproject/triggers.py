@@ -119,13 +119,13 @@ def _event(node: ast.expr, label: str) -> Subscription:
 
 def read_triggers(file: Path, sensor_event: Optional[str]) -> FlowTriggers:
     """The events that start the flow in ``file``; ``sensor_event`` is ``[sensor] event_name``."""
-    from .deploy import DeployError, find_flow_class
+    from .discovery import FlowFileError, find_flow_class
 
     label = _config.display_path(file)
     source = file.read_text(encoding="utf-8")
     try:
         flow = find_flow_class(source, label)
-    except DeployError as e:
+    except FlowFileError as e:
         return FlowTriggers(file, file.name.split(".")[0], problem=str(e))
     found = FlowTriggers(file, flow)
     cls = next(n for n in ast.parse(source).body if isinstance(n, ast.ClassDef) and n.name == flow)
@@ -150,11 +150,11 @@ def read_triggers(file: Path, sensor_event: Optional[str]) -> FlowTriggers:
 
 def project_flows(root: Path) -> Tuple[Dict[str, Any], List[FlowTriggers]]:
     """The project's config and every ``flows/**/*.flow.py`` with its subscriptions."""
-    from .deploy import FLOW_GLOB, FLOWS_DIR
+    from .discovery import flow_files
 
     cfg = _config.load(_config.locate(root))
     event = cfg["sensor"]["event_name"]
-    return cfg, [read_triggers(p, event) for p in sorted((root / FLOWS_DIR).glob(FLOW_GLOB))]
+    return cfg, [read_triggers(p, event) for p in flow_files(root)]
 
 
 # -- event names and branches -----------------------------------------------------------------

@@ -16,7 +16,7 @@ from conftest import REPO, write_project
 from flowproject import cli
 from flowproject.branches import sanitize
 from flowproject.config import load
-from flowproject.deploy import DeployError, find_flow_class
+from flowproject.discovery import FlowFileError, find_flow_class
 
 TOML = 'project_name = "demo"\n'
 
@@ -131,7 +131,7 @@ def test_find_flow_class_without_main_guard_takes_the_single_flow_subclass():
     ],
 )
 def test_find_flow_class_errors_are_one_line(source, message):
-    with pytest.raises(DeployError) as e:
+    with pytest.raises(FlowFileError) as e:
         find_flow_class(source, "flows/x.flow.py")
     assert message in str(e.value) and "flows/x.flow.py" in str(e.value) and "\n" not in str(e.value)
 

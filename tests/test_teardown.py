@@ -214,7 +214,7 @@ def test_teardown_dry_run_says_it_will_also_clear_the_cluster(sandbox, tmp_path)
 
 def test_deploy_summary_markdown_escapes_cells():
     from flowproject.branches import decide
-    from flowproject.deploy import Result, markdown_table
+    from flowproject.deploy_report import Result, markdown_table
 
     decision = decide("feat_x", production_branches=["main"])
     text = markdown_table(
