@@ -11,6 +11,8 @@ from .errors import ConfigError, FlowprojectError
 from .events import on_sensor_event
 from .getters import GetterError, get_artifact, latest_successful_run
 from .sources import Observation, observe
+from .sensor import branch_state
+from .sensorflow import SensorFlowBase
 
 __all__ = [
     "BaseFlow",
@@ -18,6 +20,8 @@ __all__ = [
     "FlowprojectError",
     "GetterError",
     "Observation",
+    "SensorFlowBase",
+    "branch_state",
     "get_artifact",
     "latest_successful_run",
     "load_config",

@@ -153,6 +153,11 @@ SENSOR_FIELDS = {
     "event_name": (_matching(EVENT_NAME_RE, "a name of [A-Za-z0-9_.-] characters"), None),
     "payload_key": (_payload_key, "value"),
     "publish_on_first_run": (_bool, True),
+    # How long a tick may hold its branch's lease before another may take it over
+    # (flowproject.lease); longer than any tick should run, short enough to recover.
+    "lease_seconds": (_positive_int, 3600),
+    # The start step's card costs a second process per tick; opt in.
+    "card": (_bool, False),
 }
 DEPLOY_FIELDS = {
     "production_branches": (_branch_list, ["main", "master"]),
