@@ -57,10 +57,14 @@ def read_pointer(store: Optional[StateStore], key: str) -> Optional[dict]:
     except StateStoreError as e:
         warn("%s; using the run listing instead" % e)
         return None
-    if record is not None and not isinstance(record.get("run_id"), str):
-        warn("%s has no run_id; using the run listing instead" % store.uri(key))
+    if record is not None and not is_run_id(record.get("run_id")):
+        warn("%s has no valid run_id; using the run listing instead" % store.uri(key))
         return None
     return record
+
+
+def is_run_id(value: object) -> bool:
+    return isinstance(value, str) and bool(value) and "/" not in value
 
 
 def write_pointer(store: Optional[StateStore], key: str, record: dict) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
-from .runs import any_namespace, newest_run, pointed_run, read_pointer, warn, write_pointer, in_branch
+from .runs import is_run_id, any_namespace, in_branch, newest_run, pointed_run, warn, write_pointer
 from .statestore import RECORDS_DIR, StateStore, StateStoreError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,9 +61,12 @@ def _read_slots(store: Optional[StateStore], key: str) -> Optional[Dict[str, Any
         return None
     if record is None:
         return None
+    if not any(slot in record for slot in SLOTS):
+        warn("%s has no state slots; using the run listing instead" % store.uri(key))
+        return None
     for slot in SLOTS:
         entry = record.get(slot)
-        if entry is not None and not (isinstance(entry, dict) and isinstance(entry.get("run_id"), str)):
+        if entry is not None and not (isinstance(entry, dict) and is_run_id(entry.get("run_id"))):
             warn("%s: slot %r is malformed; using the run listing instead" % (store.uri(key), slot))
             return None
     return record
