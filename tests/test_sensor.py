@@ -23,6 +23,11 @@ payload_key = "new_value"
 """
 
 
+@pytest.fixture(autouse=True)
+def _both_metadata_providers(metadata):
+    """Every test here runs with Metaflow's local metadata and with the metadata service."""
+
+
 @pytest.fixture
 def project(tmp_path):
     root = write_project(tmp_path / "proj", TOML, {})
