@@ -336,3 +336,18 @@ def test_pointer_and_lease_live_in_the_runs_own_datastore(sandbox, project, hook
     assert "mf/SensorFlow/_flowproject/latest/sensed/%s.json" % branch in keys
     local = Path(sandbox.env["METAFLOW_DATASTORE_SYSROOT_LOCAL"]) / ".metaflow" / "SensorFlow" / "_flowproject"
     assert not local.exists()
+
+
+def test_branch_state_outside_a_run_restores_the_callers_namespace(sandbox, metadata, project, hook):
+    ticks = Ticks(sandbox, project, hook)
+    first = run_id_of(ticks.run())
+    got = sandbox.client(
+        """
+        from flowproject import branch_state
+        namespace("user:somebody_else")
+        run = branch_state("SensorFlow", "sensed", %r, can_deliver=True)
+        result = [run.pathspec, get_namespace(), run.data.outcome]
+        """ % user_branch(sandbox),
+        cwd=project,
+    )
+    assert got == ["SensorFlow/%s" % first, "user:somebody_else", "changed"]
