@@ -134,6 +134,8 @@ def test_defaults_are_filled(tmp_path):
         "event_name": None,
         "payload_key": "value",
         "publish_on_first_run": True,
+        "lease_seconds": 3600,
+        "card": False,
     }
     assert cfg["deploy"]["production_branches"] == ["main", "master"]
     assert cfg["getters"] == {}
