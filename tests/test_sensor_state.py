@@ -132,7 +132,7 @@ class Ticks:
             from flowproject.statestore import StateStore
             if %r:
                 store = StateStore.configured()
-                shutil.rmtree(store.root + "/SensorFlow/_flowproject", ignore_errors=True)
+                shutil.rmtree(store.root + "/SensorFlow/_flowproject")  # fails if it is not there
             run = branch_state("SensorFlow", "sensed", %r, can_deliver=%r)
             result = run.pathspec if run is not None else None
             """ % (listing, branch, can_deliver)
@@ -351,3 +351,11 @@ def test_branch_state_outside_a_run_restores_the_callers_namespace(sandbox, meta
         cwd=project,
     )
     assert got == ["SensorFlow/%s" % first, "user:somebody_else", "changed"]
+
+
+def test_readme_sensor_flow_file_is_the_one_shipped():
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("upgrade with `pip install -U flowproject`:\n\n```python\n", 1)[1].split("```", 1)[0]
+    shipped = (REPO / "flows" / "sensor.flow.py").read_text()
+    code = [line for line in block.splitlines() if line.strip() and not line.strip().startswith('"""')]
+    assert code and all(line in shipped for line in code)
