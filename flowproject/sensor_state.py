@@ -18,7 +18,7 @@ same answer, because ticks only ever record a run newer than the one in the slot
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 from .runs import is_run_id, any_namespace, in_branch, newest_run, pointed_run, warn, write_pointer
 from .statestore import RECORDS_DIR, StateStore, StateStoreError
@@ -135,13 +135,3 @@ def _entry(run: Optional["Run"]) -> Optional[Dict[str, Any]]:
 
 def created_ts(run: "Run") -> float:
     return run.created_at.timestamp()
-
-
-def newer_state(
-    store: Optional[StateStore], flow_name: str, project: str, branch: str, created_at: float, can_deliver: bool
-) -> Tuple[Optional[str], Optional["Run"]]:
-    """(pathspec, run) of the slot's run if it was created after ``created_at``, else (None, None)."""
-    state = find_state(flow_name, project, branch, can_deliver=can_deliver, store=store)
-    if state is not None and created_ts(state) > created_at:
-        return state.pathspec, state
-    return None, None
