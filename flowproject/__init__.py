@@ -13,6 +13,8 @@ from .getters import GetterError, get_artifact, latest_successful_run
 from .pins import check_pins, pin_run
 from .tags import TagError, tag_run
 from .sources import Observation, observe
+from .sensor import branch_state
+from .sensorflow import SensorFlowBase
 
 __all__ = [
     "BaseFlow",
@@ -22,6 +24,8 @@ __all__ = [
     "Observation",
     "TagError",
     "check_pins",
+    "SensorFlowBase",
+    "branch_state",
     "get_artifact",
     "latest_successful_run",
     "load_config",

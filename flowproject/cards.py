@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from .flowoptions import task_environment
-from .sensor import Decision
 
 # Cards are for people; a huge query result would bury the answer.
 MAX_SHOWN_CHARS = 2000
@@ -17,11 +16,17 @@ def _shown(value: Any) -> str:
     return text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + "\n... (truncated)"
 
 
-def render_sensor_card(card: Any, decision: Decision) -> None:
-    """Append the decision to ``current.card`` (``card`` is that object)."""
+def render_sensor_card(card: Any, decision: Any) -> None:
+    """Append a tick's record to ``current.card`` (``card`` is that object).
+
+    ``decision`` is anything with the tick's artifacts as attributes (the running flow).
+    """
     from metaflow.cards import Markdown, Table
 
     event = decision.event
+    if decision.outcome == "skipped":
+        card.append(Markdown("# Sensor: skipped\n%s" % decision.outcome_reason))
+        return
     if not event.get("name"):
         event_line = "No event: %s" % event.get("reason", "")
     elif event.get("publish"):

@@ -163,6 +163,11 @@ SENSOR_FIELDS = {
     "payload_key": (_payload_key, "value"),
     "publish_on_first_run": (_bool, True),
     "publish_timeout_seconds": (_positive_int, DEFAULT_PUBLISH_TIMEOUT_SECONDS),
+    # How long a tick may hold its branch's lease before another may take it over
+    # (flowproject.lease); longer than any tick should run, short enough to recover.
+    "lease_seconds": (_positive_int, 3600),
+    # The start step's card costs a second process per tick; opt in.
+    "card": (_bool, False),
 }
 def _glob_map(value: Any, fail: Callable[[str], None]) -> Dict[str, str]:
     # [deploy] environments: git-branch glob -> environment name (see flowproject.overlays).

@@ -1,23 +1,29 @@
-"""SensorFlow's decision: compare an observation with the branch's last successful run.
+"""SensorFlow's decision: compare an observation with the branch's state and plan the event.
 
-The promises (README, "Sensor semantics"): the state is the last *successful* run of the
-same flow in the same project branch, never the running one and never another branch's;
-an event is planned only on a change (or when forced); the payload carries the new value
-(or its summary when large), the old fingerprint and the run pathspec.
+The promises (README, "Sensor semantics"): the state is a *successful* run of the same
+flow in the same project branch (``flowproject.sensor_state`` says which one), never the
+running one and never another branch's; an event is planned only on a change (or when
+forced); the payload carries the new value (or its summary when large), the old
+fingerprint and the run pathspec.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
-from .runs import latest_successful_run
 from .sources import Observation, canonical_json
+
+if TYPE_CHECKING:  # pragma: no cover
+    from metaflow import Run
 
 # Argo passes the payload through a Sensor into workflow parameters; keep what travels
 # small and send a summary + fingerprint for anything larger. Counted in UTF-8 bytes,
 # not characters: 3,000 "é" are 3,000 characters but 6,000 bytes.
 MAX_INLINE_PAYLOAD_BYTES = 4096
+
+# The outcomes a tick records in its ``outcome`` artifact.
+CHANGED, NO_CHANGE, SKIPPED = "changed", "no change", "skipped"
 
 
 @dataclass(frozen=True)
@@ -55,23 +61,21 @@ def payload_for(
 def decide(
     observation: Observation,
     *,
+    previous: Optional["Run"],
     sensor: Mapping[str, Any],
     event_name: Optional[str],
-    flow_name: str,
-    run_id: str,
-    project: str,
-    branch: str,
+    run_pathspec: str,
     force: bool = False,
     delivery_blocker: Optional[str] = None,
 ) -> Decision:
-    """Compare ``observation`` with the branch's last successful run and plan the event.
+    """Compare ``observation`` with ``previous`` (the branch's state) and plan the event.
 
     ``sensor`` is the ``[sensor]`` config table; ``event_name`` the resolved namespaced
     name (None when no ``event_name`` is configured); ``delivery_blocker`` why an event
     cannot be sent from here (no webhook on a local run), if so. The plan is in
-    ``event``: ``publish`` (bool) and, when it will not be published, ``reason``.
+    ``event``: ``due`` (an event should reach consumers), ``publish`` (it will be sent
+    from here) and, when it will not be sent, ``reason``.
     """
-    previous = latest_successful_run(flow_name, project=project, branch=branch, exclude_run_id=run_id)
     prev_fp = prev_value = None
     if previous is not None:
         data = previous.data
@@ -81,22 +85,23 @@ def decide(
     changed = first_run or prev_fp != observation.fingerprint
 
     if not event_name:
-        publish, reason = False, "no [sensor] event_name configured: the change is recorded only"
+        due, reason = False, "no [sensor] event_name configured: the change is recorded only"
     elif force:
-        publish, reason = True, None
+        due, reason = True, None
     elif not changed:
-        publish, reason = False, "no change since %s" % previous.pathspec
+        due, reason = False, "no change since %s" % previous.pathspec
     elif first_run and not sensor.get("publish_on_first_run", True):
-        publish, reason = False, "first run of this branch and [sensor] publish_on_first_run = false"
+        due, reason = False, "first run of this branch and [sensor] publish_on_first_run = false"
     else:
-        publish, reason = True, None
+        due, reason = True, None
+    publish = due
     if publish and delivery_blocker:
         publish, reason = False, delivery_blocker
 
-    pathspec = "%s/%s" % (flow_name, run_id)
     event: Dict[str, Any] = {
         "name": event_name,
-        "payload": payload_for(observation, sensor["payload_key"], prev_fp, pathspec),
+        "payload": payload_for(observation, sensor["payload_key"], prev_fp, run_pathspec),
+        "due": due,
         "publish": publish,
         "sent": False,
     }
@@ -114,26 +119,20 @@ def decide(
     )
 
 
-def decide_in_run(
-    observation: Observation, flowconfig: Mapping[str, Any], *, published_event: str, force: bool = False
-) -> Decision:
-    """``decide`` for the running flow: its name, run, project branch and config.
+def branch_state(
+    flow_name: str, project: str, branch: str, *, can_deliver: Optional[bool] = None
+) -> Optional["Run"]:
+    """The run whose value is ``branch``'s current state: what its next tick compares with.
 
-    ``published_event`` is the flow's ``sensor-event`` parameter, checked against the
-    name this branch must publish.
+    Usable outside a run (Client API); the caller's namespace is restored. A tick that
+    can publish compares with the last *delivered* state; one that cannot (no webhook,
+    not deployed) with the last state of any kind. ``can_deliver=None`` asks this
+    environment, as a tick started here would.
     """
-    from metaflow import current
+    from .events import delivery_blocker
+    from .sensor_state import find_state
+    from .statestore import StateStore
 
-    from .events import check_published_name, delivery_blocker
-
-    return decide(
-        observation,
-        sensor=flowconfig["sensor"],
-        event_name=check_published_name(published_event, flowconfig),
-        flow_name=current.flow_name,
-        run_id=current.run_id,
-        project=current.project_name,
-        branch=current.branch_name,
-        force=force,
-        delivery_blocker=delivery_blocker(),
-    )
+    if can_deliver is None:
+        can_deliver = delivery_blocker() is None
+    return find_state(flow_name, project, branch, can_deliver=can_deliver, store=StateStore.configured())

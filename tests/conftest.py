@@ -208,3 +208,22 @@ def webhook():
         yield receiver
     finally:
         receiver.close()
+
+
+@pytest.fixture(params=["local", "service"])
+def metadata(request, sandbox: MetaflowSandbox, tmp_path: Path):
+    """Run the test with Metaflow's ``local`` metadata and again with the metadata service.
+
+    Updates ``sandbox.env``; yields the provider name.
+    """
+    if request.param == "local":
+        yield "local"
+        return
+    from service_metadata import MetadataService
+
+    service = MetadataService(tmp_path / "metadata_service")
+    sandbox.env.update(service.env)
+    try:
+        yield "service"
+    finally:
+        service.close()

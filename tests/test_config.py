@@ -136,6 +136,8 @@ def test_defaults_are_filled(tmp_path):
         "payload_key": "value",
         "publish_on_first_run": True,
         "publish_timeout_seconds": 60,
+        "lease_seconds": 3600,
+        "card": False,
     }
     assert cfg["deploy"]["production_branches"] == ["main", "master"]
     assert cfg["getters"] == {}

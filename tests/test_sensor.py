@@ -23,6 +23,11 @@ payload_key = "new_value"
 """
 
 
+@pytest.fixture(autouse=True)
+def _both_metadata_providers(metadata):
+    """Every test here runs with Metaflow's local metadata and with the metadata service."""
+
+
 @pytest.fixture
 def project(tmp_path):
     root = write_project(tmp_path / "proj", TOML, {})
@@ -199,6 +204,7 @@ def test_sensor_event_parameter_cannot_point_at_another_branch(sandbox, project,
 
 
 def test_card_shows_observation_previous_run_and_event(sandbox, project, tmp_path):
+    (project / "flowproject.toml").write_text(TOML + "card = true\n")
     sensor = Sensor(sandbox, project)
     first = run_id_of(sensor.run())
     (project / "watched" / "z.csv").write_text("z\n")
