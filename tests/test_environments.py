@@ -183,6 +183,8 @@ project_name = "sensed"
 [data]
 type = "local"
 path = "watched"
+[sensor]
+card = true
 [environments.branch.sensor]
 event_name = "branch_changed"
 '''

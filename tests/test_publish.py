@@ -39,6 +39,8 @@ path = "watched"
 [sensor]
 event_name = "watched_changed"
 publish_timeout_seconds = %d
+# The card is opt-in; on here because it is one more place a secret must not reach.
+card = true
 """
 # Short, so a webhook that never answers fails the run quickly; the subprocess timeout
 # below is what fails the test if there were no deadline at all.
