@@ -12,6 +12,7 @@ from metaflow.packaging_sys import ContentType
 from . import config as _config
 from . import duplicates as _duplicates
 from . import flowoptions as _flowoptions
+from . import localuser as _localuser
 from . import provenance as _provenance
 from . import requirements
 from . import runs as _runs
@@ -20,6 +21,7 @@ from .sources import Observation, observe
 
 # A repeated @project/@schedule on a subclass is one line, not a traceback.
 _duplicates.install()
+_localuser.ensure_user()
 
 # Flow class name -> the file that defines it. Metaflow evaluates the Config default in
 # the *calling* process (under Runner/Deployer sys.argv[0] is not the flow file), and the

@@ -19,6 +19,9 @@ def pytest_configure(config: Any) -> None:
     # Flows run in subprocesses import the *installed* flowproject. Putting the checkout
     # on PYTHONPATH instead would also expose its flowproject.egg-info, whose stale file
     # list Metaflow trusts when building code packages (it then leaves modules out).
+    # The test process itself needs a Metaflow user (CI runs as root with no $USER); each
+    # flow run gets its own from MetaflowSandbox.
+    os.environ.setdefault("METAFLOW_USER", "pytest")
     import flowproject
 
     installed = Path(flowproject.__file__).resolve().parent

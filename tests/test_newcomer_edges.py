@@ -43,9 +43,19 @@ def test_quick_start_where_user_is_unset_works_as_the_readme_says(sandbox, tmp_p
     project = write_project(tmp_path / "proj", 'project_name = "edges"\n', {"hello.flow.py": HELLO})
     bare = {k: v for k, v in sandbox.env.items() if k not in ("USER", "USERNAME", "SUDO_USER", "LOGNAME", "METAFLOW_USER")}
     run = [sys.executable, "flows/hello.flow.py", "run"]
-    # A container: no user variable at all. Metaflow refuses to run.
-    refused = subprocess.run(run, cwd=project, env=bare, capture_output=True, text=True)
+    # A container: no user variable at all. Metaflow alone refuses to run; a BaseFlow runs
+    # as the fallback user and says so in one line.
+    plain = project / "flows" / "plain.py"
+    plain.write_text("from metaflow import FlowSpec, step\n\n\nclass PlainFlow(FlowSpec):\n    @step\n"
+                     "    def start(self):\n        self.next(self.end)\n\n    @step\n    def end(self):\n"
+                     "        pass\n\n\nif __name__ == '__main__':\n    PlainFlow()\n")
+    refused = subprocess.run([sys.executable, str(plain), "run"], cwd=project, env=bare, capture_output=True, text=True)
     assert refused.returncode != 0 and "Unknown user" in refused.stdout + refused.stderr
+    fallback = subprocess.run(run, cwd=project, env=bare, capture_output=True, text=True)
+    assert fallback.returncode == 0, fallback.stderr[-3000:]
+    assert "for user:local" in fallback.stdout + fallback.stderr
+    warnings = [l for l in fallback.stderr.splitlines() if l.startswith("warning: no Metaflow user")]
+    assert len(warnings) == 1, fallback.stderr[-3000:]
     # The README's fix, taken from the README itself.
     line = next(l for l in readme_block("bash", "METAFLOW_USER").splitlines() if l.startswith("export "))
     name, value = line.split("#")[0].strip()[len("export "):].split("=", 1)
