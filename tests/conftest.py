@@ -96,6 +96,19 @@ def sandbox(tmp_path: Path) -> MetaflowSandbox:
     return MetaflowSandbox(tmp_path)
 
 
+def two_step_flow(name: str, *, scheduled: bool = False) -> str:
+    """The text of the smallest flow file: a BaseFlow ``name`` with start and end
+    (``@scheduled`` on request)."""
+    return (
+        "from metaflow import step\n"
+        "from flowproject import BaseFlow%s\n\n\n%s"
+        "class %s(BaseFlow):\n"
+        "    @step\n    def start(self):\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n\n\n"
+        'if __name__ == "__main__":\n    %s()\n'
+    ) % (", scheduled" if scheduled else "", "@scheduled\n" if scheduled else "", name, name)
+
+
 def write_project(root: Path, toml: str, flows: Dict[str, str]) -> Path:
     """A throwaway user project: ``flowproject.toml`` plus ``flows/<name>``."""
     root.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from typing import Dict, List
 
 import pytest
 
-from conftest import REPO, write_project
+from conftest import REPO, two_step_flow, write_project
 from flowproject import cli
 from flowproject.branches import sanitize
 from flowproject.config import load
@@ -20,44 +20,7 @@ from flowproject.discovery import FlowFileError, find_flow_class
 
 TOML = 'project_name = "demo"\n'
 
-HELLO = '''
-from metaflow import step
-from flowproject import BaseFlow
 
-
-class {name}(BaseFlow):
-    @step
-    def start(self):
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    {name}()
-'''
-
-SCHEDULED = '''
-from metaflow import step
-from flowproject import BaseFlow, scheduled
-
-
-@scheduled
-class TickFlow(BaseFlow):
-    @step
-    def start(self):
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    TickFlow()
-'''
 
 # Parses fine (so discovery finds the class) but fails when Metaflow imports it.
 BROKEN = '''
@@ -87,7 +50,7 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def git_project(root: Path, branch: str, toml: str = TOML, flows: Dict[str, str] = None) -> Path:
-    flows = flows or {"hello.flow.py": HELLO.format(name="HelloFlow")}
+    flows = flows or {"hello.flow.py": two_step_flow("HelloFlow")}
     write_project(root, toml, {})
     for name, source in flows.items():
         (root / "flows" / name).parent.mkdir(parents=True, exist_ok=True)
@@ -109,7 +72,7 @@ def deploy_json(sandbox, cwd: Path, *args: str, env: Dict[str, str] = None) -> L
 
 
 def test_find_flow_class_prefers_the_class_run_under_main():
-    source = HELLO.format(name="AFlow") + "\n\nclass Helper(BaseFlow):\n    pass\n"
+    source = two_step_flow("AFlow") + "\n\nclass Helper(BaseFlow):\n    pass\n"
     assert find_flow_class(source) == "AFlow"
     reversed_guard = "class X(FlowSpec): pass\nclass Y(FlowSpec): pass\nif '__main__' == __name__:\n    Y()\n"
     assert find_flow_class(reversed_guard) == "Y"
@@ -141,8 +104,8 @@ def test_find_flow_class_errors_are_one_line(source, message):
 
 def test_dry_run_on_a_feature_branch(sandbox, tmp_path):
     repo = git_project(tmp_path / "proj", "feature/Login-Form", flows={
-        "hello.flow.py": HELLO.format(name="HelloFlow"),
-        "nested/deep/other.flow.py": HELLO.format(name="OtherFlow"),
+        "hello.flow.py": two_step_flow("HelloFlow"),
+        "nested/deep/other.flow.py": two_step_flow("OtherFlow"),
     })
     sha = git(repo, "rev-parse", "HEAD")
     results = deploy_json(sandbox, repo, "--dry-run")
@@ -248,15 +211,15 @@ def test_configured_production_branches(sandbox, tmp_path):
 
 def test_only_the_files_given_are_deployed(sandbox, tmp_path):
     repo = git_project(tmp_path / "proj", "main", flows={
-        "a.flow.py": HELLO.format(name="AFlow"),
-        "b.flow.py": HELLO.format(name="BFlow"),
+        "a.flow.py": two_step_flow("AFlow"),
+        "b.flow.py": two_step_flow("BFlow"),
     })
     results = deploy_json(sandbox, repo, "--dry-run", "flows/b.flow.py")
     assert [r["flow"] for r in results] == ["BFlow"]
 
 
 def test_bad_options_are_one_line_errors(tmp_path, monkeypatch, capsys):
-    write_project(tmp_path, TOML, {"a.flow.py": HELLO.format(name="AFlow")})
+    write_project(tmp_path, TOML, {"a.flow.py": two_step_flow("AFlow")})
     monkeypatch.chdir(tmp_path)
     assert cli.main(["deploy", "--dry-run", "--branch", "x", "--jobs", "0"]) == 2
     assert capsys.readouterr().err.strip() == "error: --jobs must be at least 1; got 0"
@@ -306,7 +269,7 @@ def test_every_repo_flow_renders(sandbox, tmp_path, render_env, branch, expected
 
 def test_scheduled_flow_renders_its_cron(sandbox, tmp_path, render_env):
     toml = TOML + '[sensor]\ncron_schedule = "7 3 * * 1"\n'
-    repo = write_project(tmp_path / "proj", toml, {"tick.flow.py": SCHEDULED})
+    repo = write_project(tmp_path / "proj", toml, {"tick.flow.py": two_step_flow("TickFlow", scheduled=True)})
     out = tmp_path / "rendered"
     results = deploy_json(sandbox, repo, "--branch", "feat/cron", "--only-json", str(out), env=render_env)
     assert [r["status"] for r in results] == ["ok"]
@@ -321,7 +284,7 @@ def test_scheduled_flow_renders_its_cron(sandbox, tmp_path, render_env):
 def test_a_failing_flow_does_not_stop_the_others(sandbox, tmp_path, render_env):
     repo = write_project(tmp_path / "proj", TOML, {
         "a_broken.flow.py": BROKEN,
-        "good.flow.py": HELLO.format(name="GoodFlow"),
+        "good.flow.py": two_step_flow("GoodFlow"),
         "unparsable.flow.py": "class (\n",
     })
     out = tmp_path / "rendered"

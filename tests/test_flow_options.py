@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_id_of, write_project
+from conftest import run_id_of, two_step_flow, write_project
 
 OPT_FLOW = '''
 from metaflow import JSONType, Parameter, current, step
@@ -41,44 +41,7 @@ if __name__ == "__main__":
     OptFlow()
 '''
 
-TICK_FLOW = '''
-from metaflow import step
-from flowproject import BaseFlow, scheduled
 
-
-@scheduled
-class TickFlow(BaseFlow):
-    @step
-    def start(self):
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    TickFlow()
-'''
-
-HELLO_FLOW = '''
-from metaflow import step
-from flowproject import BaseFlow
-
-
-class HelloFlow(BaseFlow):
-    @step
-    def start(self):
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    HelloFlow()
-'''
 
 OPTIONS = '''
 project_name = "demo"
@@ -222,7 +185,7 @@ def render_env(s3_server):
 def test_deployed_template_carries_defaults_tags_decorators_and_schedule(sandbox, tmp_path, render_env):
     project = write_project(
         tmp_path / "p", DEPLOY_OPTIONS,
-        {"opt.flow.py": OPT_FLOW, "tick.flow.py": TICK_FLOW, "hello.flow.py": HELLO_FLOW},
+        {"opt.flow.py": OPT_FLOW, "tick.flow.py": two_step_flow("TickFlow", scheduled=True), "hello.flow.py": two_step_flow("HelloFlow")},
     )
     git_repo(project, "main")
     out = tmp_path / "rendered"
@@ -251,7 +214,7 @@ def test_deployed_template_carries_defaults_tags_decorators_and_schedule(sandbox
 
 def test_scheduled_flow_without_options_uses_the_sensor_cron_in_utc(sandbox, tmp_path, render_env):
     toml = 'project_name = "demo"\n[sensor]\ncron_schedule = "7 3 * * 1"\n'
-    project = write_project(tmp_path / "p", toml, {"tick.flow.py": TICK_FLOW})
+    project = write_project(tmp_path / "p", toml, {"tick.flow.py": two_step_flow("TickFlow", scheduled=True)})
     out = tmp_path / "rendered"
     render(sandbox, project, "feat/x", out, render_env)
     tick = json.loads((out / "TickFlow.json").read_text())
@@ -259,7 +222,7 @@ def test_scheduled_flow_without_options_uses_the_sensor_cron_in_utc(sandbox, tmp
 
 
 def test_deploy_branches_skip_a_flow_elsewhere_and_say_so(sandbox, tmp_path):
-    project = write_project(tmp_path / "p", DEPLOY_OPTIONS, {"opt.flow.py": OPT_FLOW, "hello.flow.py": HELLO_FLOW})
+    project = write_project(tmp_path / "p", DEPLOY_OPTIONS, {"opt.flow.py": OPT_FLOW, "hello.flow.py": two_step_flow("HelloFlow")})
     git_repo(project, "main")
     proc = sandbox.run_ok(["-m", "flowproject.cli", "deploy", "--dry-run", "--branch", "feat/x"], cwd=project)
     assert "skipped: git branch 'feat/x' is not in [flows.HelloFlow] deploy_branches (main, release/*)" in proc.stdout

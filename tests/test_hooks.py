@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_id_of, write_project
+from conftest import run_id_of, two_step_flow, write_project
 from flowproject import config
 from flowproject.errors import ConfigError
 
@@ -57,24 +57,6 @@ if __name__ == "__main__":
     HookedFlow()
 '''
 
-OTHER_FLOW = '''
-from metaflow import step
-from flowproject import BaseFlow
-
-
-class OtherFlow(BaseFlow):
-    @step
-    def start(self):
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    OtherFlow()
-'''
 
 
 def hooked_project(root: Path, log: Path, extra: str = "") -> Path:
@@ -88,7 +70,7 @@ path = {{ hook = "hookmods.stamps:data_dir", args = ["watched"], kwargs = {{ log
 [flows.HookedFlow.parameters]
 token = {{ hook = "hookmods.stamps:stamp", args = ["tok"], kwargs = {{ log = "{log}" }} }}
 '''.format(log=log) + extra
-    project = write_project(root, toml, {"hooked.flow.py": HOOKED_FLOW, "other.flow.py": OTHER_FLOW})
+    project = write_project(root, toml, {"hooked.flow.py": HOOKED_FLOW, "other.flow.py": two_step_flow("OtherFlow")})
     (project / "hookmods").mkdir()
     (project / "hookmods" / "__init__.py").write_text("")
     (project / "hookmods" / "stamps.py").write_text(HOOK_MODULE)

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from conftest import run_id_of, write_project
+from test_getters import CONSUMER
 
 PRODUCER = """
 import time
@@ -37,26 +38,6 @@ if __name__ == "__main__":
     ProducerFlow()
 """
 
-CONSUMER = """
-from metaflow import step
-from flowproject import BaseFlow
-
-
-class ConsumerFlow(BaseFlow):
-    @step
-    def start(self):
-        self.got = self.get_artifact("ProducerFlow", "value")
-        print("GOT", self.got)
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    ConsumerFlow()
-"""
 
 # Comments and blank lines before, between and after: the pin must keep every one.
 TOML = """\

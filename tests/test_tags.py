@@ -5,30 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import run_id_of, write_project
+from test_getters import PRODUCER
 
-PRODUCER = """
-from metaflow import Parameter, step
-from flowproject import BaseFlow
-
-
-class ProducerFlow(BaseFlow):
-    number = Parameter("number", type=int, default=0)
-    fail = Parameter("fail", type=bool, default=False)
-
-    @step
-    def start(self):
-        self.value = self.number
-        self.next(self.end)
-
-    @step
-    def end(self):
-        if self.fail:
-            raise RuntimeError("failing on purpose")
-
-
-if __name__ == "__main__":
-    ProducerFlow()
-"""
 
 CONSUMER = """
 from metaflow import step

@@ -11,7 +11,8 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from test_deploy import HELLO, git_project
+from conftest import two_step_flow
+from test_deploy import git_project
 
 ARGO = "/apis/argoproj.io/v1alpha1/namespaces/"
 
@@ -134,7 +135,7 @@ def teardown_env(sandbox, kube, tmp_path: Path) -> Dict[str, str]:
 
 def test_teardown_deletes_flows_that_only_existed_on_the_branch(sandbox, kube, tmp_path):
     pytest.importorskip("kubernetes")
-    repo = git_project(tmp_path / "repo", "main", flows={"hello.flow.py": HELLO.format(name="HelloFlow")})
+    repo = git_project(tmp_path / "repo", "main", flows={"hello.flow.py": two_step_flow("HelloFlow")})
     user = sandbox.env["METAFLOW_USER"]
     kube.add(template("demo.test.featx.helloflow", "HelloFlow", "test.feat_x", owner=user))
     kube.add(template("demo.test.featx.onlyonbranchflow", "OnlyOnBranchFlow", "test.feat_x"))
@@ -169,7 +170,7 @@ def test_teardown_deletes_flows_that_only_existed_on_the_branch(sandbox, kube, t
 
 def test_teardown_that_cannot_list_the_cluster_fails_with_one_row(sandbox, kube, tmp_path):
     pytest.importorskip("kubernetes")
-    repo = git_project(tmp_path / "repo", "main", flows={"hello.flow.py": HELLO.format(name="HelloFlow")})
+    repo = git_project(tmp_path / "repo", "main", flows={"hello.flow.py": two_step_flow("HelloFlow")})
     kube.add(template("demo.test.featx.onlyonbranchflow", "OnlyOnBranchFlow", "test.feat_x"))
     kube.fail_list = True
     proc = sandbox.run(
@@ -187,7 +188,7 @@ def test_teardown_that_cannot_list_the_cluster_fails_with_one_row(sandbox, kube,
 
 def test_teardown_of_named_files_leaves_the_rest_of_the_branch(sandbox, kube, tmp_path):
     pytest.importorskip("kubernetes")
-    repo = git_project(tmp_path / "repo", "main", flows={"hello.flow.py": HELLO.format(name="HelloFlow")})
+    repo = git_project(tmp_path / "repo", "main", flows={"hello.flow.py": two_step_flow("HelloFlow")})
     kube.add(template("demo.test.featx.helloflow", "HelloFlow", "test.feat_x", owner=sandbox.env["METAFLOW_USER"]))
     kube.add(template("demo.test.featx.onlyonbranchflow", "OnlyOnBranchFlow", "test.feat_x"))
     proc = sandbox.run(
@@ -201,7 +202,7 @@ def test_teardown_of_named_files_leaves_the_rest_of_the_branch(sandbox, kube, tm
 
 
 def test_teardown_dry_run_says_it_will_also_clear_the_cluster(sandbox, tmp_path):
-    repo = git_project(tmp_path / "repo", "main", flows={"hello.flow.py": HELLO.format(name="HelloFlow")})
+    repo = git_project(tmp_path / "repo", "main", flows={"hello.flow.py": two_step_flow("HelloFlow")})
     summary = tmp_path / "summary.md"
     proc = sandbox.run_ok(
         ["-m", "flowproject.cli", "deploy", "--dry-run", "--teardown", "--branch", "feat_x", "--summary-markdown", str(summary)],
