@@ -17,23 +17,18 @@ does not move a run into production.
 from __future__ import annotations
 
 import functools
-import sys
 import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
-from .statestore import RECORDS_DIR, StateStore, StateStoreError
+from .errors import warn
+from .statestore import RECORDS_DIR, StateStore, StateStoreError, read_index
 
 if TYPE_CHECKING:  # pragma: no cover
     from metaflow import Run
 
 POINTER_PREFIX = "%s/latest" % RECORDS_DIR
 ANY_BRANCH = "any"
-
-
-def warn(message: str) -> None:
-    """One line on stderr: a pointer problem is worth knowing, not worth a traceback."""
-    print("flowproject: warning: %s" % message, file=sys.stderr)
 
 
 def _pointer_path(flow_name: str, project: str, branch: str) -> str:
@@ -50,17 +45,7 @@ def in_branch(run: "Run", project: str, branch: str) -> bool:
 
 def read_pointer(store: Optional[StateStore], key: str) -> Optional[dict]:
     """A pointer record, or None when absent, unreadable or corrupt (with a warning)."""
-    if store is None or not store.supported:
-        return None
-    try:
-        record = store.read_json(key)
-    except StateStoreError as e:
-        warn("%s; using the run listing instead" % e)
-        return None
-    if record is not None and not is_run_id(record.get("run_id")):
-        warn("%s has no valid run_id; using the run listing instead" % store.uri(key))
-        return None
-    return record
+    return read_index(store, key, lambda r: None if is_run_id(r.get("run_id")) else "has no valid run_id")
 
 
 def is_run_id(value: object) -> bool:

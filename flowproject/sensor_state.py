@@ -20,8 +20,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
-from .runs import is_run_id, any_namespace, in_branch, newest_run, pointed_run, warn, write_pointer
-from .statestore import RECORDS_DIR, StateStore, StateStoreError
+from .errors import warn
+from .runs import any_namespace, in_branch, is_run_id, newest_run, pointed_run, write_pointer
+from .statestore import RECORDS_DIR, StateStore, read_index
 
 if TYPE_CHECKING:  # pragma: no cover
     from metaflow import Run
@@ -51,25 +52,18 @@ def kind_of(run: "Run") -> Optional[str]:
     return DELIVERED
 
 
-def _read_slots(store: Optional[StateStore], key: str) -> Optional[Dict[str, Any]]:
-    if store is None or not store.supported:
-        return None
-    try:
-        record = store.read_json(key)
-    except StateStoreError as e:
-        warn("%s; using the run listing instead" % e)
-        return None
-    if record is None:
-        return None
+def _slots_problem(record: Dict[str, Any]) -> Optional[str]:
     if not any(slot in record for slot in SLOTS):
-        warn("%s has no state slots; using the run listing instead" % store.uri(key))
-        return None
+        return "has no state slots"
     for slot in SLOTS:
         entry = record.get(slot)
         if entry is not None and not (isinstance(entry, dict) and is_run_id(entry.get("run_id"))):
-            warn("%s: slot %r is malformed; using the run listing instead" % (store.uri(key), slot))
-            return None
-    return record
+            return "has a malformed %r slot" % slot
+    return None
+
+
+def _read_slots(store: Optional[StateStore], key: str) -> Optional[Dict[str, Any]]:
+    return read_index(store, key, _slots_problem)
 
 
 def find_state(

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
-from .errors import FlowprojectError
+from .errors import FlowprojectError, warn
 
 # Below each flow's folder, like Metaflow's own `latest_run` file: the local metadata
 # provider never mistakes a folder without `_meta/_self.json` for a run.
@@ -189,3 +189,27 @@ def _encode(record: Dict[str, Any]) -> bytes:
 def _s3_code(e: Exception) -> str:
     response = getattr(e, "response", None) or {}
     return str(response.get("Error", {}).get("Code") or e)
+
+
+def read_index(
+    store: Optional["StateStore"], key: str, problem: Callable[[Dict[str, Any]], Optional[str]]
+) -> Optional[Dict[str, Any]]:
+    """An index record, or None when absent, unreadable or invalid (with a warning).
+
+    ``problem(record)`` says what is wrong with a record that parsed, or None. Every None
+    means the caller lists runs instead: an index costs time when broken, never a run.
+    """
+    if store is None or not store.supported:
+        return None
+    try:
+        record = store.read_json(key)
+    except StateStoreError as e:
+        warn("%s; using the run listing instead" % e)
+        return None
+    if record is None:
+        return None
+    wrong = problem(record)
+    if wrong:
+        warn("%s %s; using the run listing instead" % (store.uri(key), wrong))
+        return None
+    return record

@@ -14,7 +14,8 @@ import datetime
 from typing import Any, Optional
 
 from . import lease
-from .runs import any_namespace, warn
+from .errors import warn
+from .runs import any_namespace
 from .sensor import CHANGED, NO_CHANGE, SKIPPED, decide
 from .sensor_state import DELIVERED, UNDELIVERED, created_ts, find_state, record_state
 from .statestore import StateStore, StateStoreError

@@ -260,7 +260,7 @@ def test_corrupt_pointer_warns_and_falls_back_to_the_listing(sandbox, metadata, 
     art = ticks.art(run_id_of(proc))
     assert art["outcome"] == "no change" and art["previous_run"] == "SensorFlow/%s" % first
     out = proc.stdout + proc.stderr
-    assert "flowproject: warning:" in out and "using the run listing instead" in out
+    assert "warning:" in out and "using the run listing instead" in out
     # Getters read through the same kind of pointer.
     got = sandbox.client(
         'from flowproject import get_artifact\nresult = get_artifact("SensorFlow", "outcome", branch=%r, project="sensed")'
@@ -279,7 +279,7 @@ def test_unwritable_pointer_warns_and_the_run_succeeds(sandbox, metadata, projec
     proc = ticks.run()
     first = run_id_of(proc)
     out = proc.stdout + proc.stderr
-    assert "flowproject: warning: cannot write" in out and "the run is not affected" in out
+    assert "warning: cannot write" in out and "the run is not affected" in out
     assert len(hook.events) == 1
     second = ticks.art(run_id_of(ticks.run()))
     assert second["outcome"] == "no change" and second["previous_run"] == "SensorFlow/%s" % first
