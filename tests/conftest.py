@@ -109,6 +109,17 @@ def two_step_flow(name: str, *, scheduled: bool = False) -> str:
     ) % (", scheduled" if scheduled else "", "@scheduled\n" if scheduled else "", name, name)
 
 
+def sensor_project(root: Path, toml: str, first_file: str = "1,2,3\n") -> Path:
+    """A project with this repository's SensorFlow watching ``watched/`` (one file, ``a.csv``)."""
+    import shutil
+
+    write_project(root, toml, {})
+    shutil.copy(REPO / "flows" / "sensor.flow.py", root / "flows" / "sensor.flow.py")
+    (root / "watched").mkdir()
+    (root / "watched" / "a.csv").write_text(first_file)
+    return root
+
+
 def write_project(root: Path, toml: str, flows: Dict[str, str]) -> Path:
     """A throwaway user project: ``flowproject.toml`` plus ``flows/<name>``."""
     root.mkdir(parents=True, exist_ok=True)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 
 import pytest
 
-from conftest import REPO, run_id_of, write_project
+from conftest import run_id_of, sensor_project, write_project
 from flowproject import cli, config
 from flowproject.errors import ConfigError
 
@@ -188,10 +187,7 @@ card = true
 [environments.branch.sensor]
 event_name = "branch_changed"
 '''
-    root = write_project(tmp_path / "proj", toml, {})
-    shutil.copy(REPO / "flows" / "sensor.flow.py", root / "flows" / "sensor.flow.py")
-    (root / "watched").mkdir()
-    (root / "watched" / "a.csv").write_text("1\n")
+    root = sensor_project(tmp_path / "proj", toml, "1\n")
     run_id = run_id_of(sandbox.run_ok(["flows/sensor.flow.py", "--branch", "feat", "run"], cwd=root))
     html_path = tmp_path / "card.html"
     sandbox.run_ok(

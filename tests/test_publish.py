@@ -13,7 +13,6 @@ import base64
 import gzip
 import json
 import re
-import shutil
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,7 +21,7 @@ from typing import Any, List
 
 import pytest
 
-from conftest import REPO, free_port, run_id_of, write_project
+from conftest import REPO, free_port, run_id_of, sensor_project
 from flowproject.secrets import mask_url, mask_urls, url_secrets
 from flowproject.sensor import MAX_INLINE_PAYLOAD_BYTES, payload_for
 from flowproject.sources import Observation
@@ -131,10 +130,7 @@ def faulty():
 
 @pytest.fixture
 def project(tmp_path):
-    root = write_project(tmp_path / "proj", TOML % DEADLINE, {})
-    shutil.copy(REPO / "flows" / "sensor.flow.py", root / "flows" / "sensor.flow.py")
-    (root / "watched").mkdir()
-    (root / "watched" / "a.csv").write_text("1,2,3\n")
+    root = sensor_project(tmp_path / "proj", TOML % DEADLINE)
     return root
 
 

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from conftest import REPO, run_id_of, write_project
+from conftest import REPO, run_id_of, sensor_project
 
 TOML = """
 project_name = "sensed"
@@ -30,10 +30,7 @@ def _both_metadata_providers(metadata):
 
 @pytest.fixture
 def project(tmp_path):
-    root = write_project(tmp_path / "proj", TOML, {})
-    shutil.copy(REPO / "flows" / "sensor.flow.py", root / "flows" / "sensor.flow.py")
-    (root / "watched").mkdir()
-    (root / "watched" / "a.csv").write_text("1,2,3\n")
+    root = sensor_project(tmp_path / "proj", TOML)
     return root
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
-from conftest import REPO, run_id_of, write_project
+from conftest import run_id_of, sensor_project
 
 TOML = """
 project_name = "watched_proj"
@@ -22,10 +21,7 @@ event_name = "watched_changed"
 
 @pytest.fixture
 def project(tmp_path):
-    root = write_project(tmp_path / "proj", TOML, {})
-    shutil.copy(REPO / "flows" / "sensor.flow.py", root / "flows" / "sensor.flow.py")
-    (root / "watched").mkdir()
-    (root / "watched" / "a.csv").write_text("1,2,3\n")
+    root = sensor_project(tmp_path / "proj", TOML)
     return root
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_id_of, write_project
+from conftest import REPO, run_id_of, sensor_project
 
 TOML = """
 project_name = "sensed"
@@ -86,10 +85,7 @@ def hook():
 
 @pytest.fixture
 def project(tmp_path):
-    root = write_project(tmp_path / "proj", TOML, {})
-    shutil.copy(REPO / "flows" / "sensor.flow.py", root / "flows" / "sensor.flow.py")
-    (root / "watched").mkdir()
-    (root / "watched" / "a.csv").write_text("v0\n")
+    root = sensor_project(tmp_path / "proj", TOML, "v0\n")
     return root
 
 
