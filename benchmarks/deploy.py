@@ -23,11 +23,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from flowproject.branches import decide  # noqa: E402
+from flowproject.config.discovery import FlowTarget, discover  # noqa: E402
 from flowproject.deploy import run  # noqa: E402
-from flowproject.discovery import FlowTarget, discover  # noqa: E402
+from flowproject.deploy.branches import decide  # noqa: E402
 
-FLOW = '''
+FLOW = """
 from metaflow import step
 from flowproject import BaseFlow
 
@@ -44,7 +44,7 @@ class Bench{i}Flow(BaseFlow):
 
 if __name__ == "__main__":
     Bench{i}Flow()
-'''
+"""
 
 
 def free_port() -> int:
@@ -70,8 +70,11 @@ def main() -> None:
     endpoint = "http://127.0.0.1:%d" % port
     try:
         boto3.client(
-            "s3", endpoint_url=endpoint, region_name="us-east-1",
-            aws_access_key_id="bench", aws_secret_access_key="bench",
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
         ).create_bucket(Bucket="deploy-bench")
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp) / "proj"
@@ -80,10 +83,7 @@ def main() -> None:
             for i in range(args.flows):
                 (root / "flows" / ("bench%d.flow.py" % i)).write_text(FLOW.format(i=i))
             (Path(tmp) / "mfhome").mkdir()
-            env = {
-                k: v for k, v in os.environ.items()
-                if not k.startswith(("METAFLOW_", "AWS_", "FLOWPROJECT_"))
-            }
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("METAFLOW_", "AWS_", "FLOWPROJECT_"))}
             env.update(
                 METAFLOW_HOME=str(Path(tmp) / "mfhome"),
                 METAFLOW_USER="bench",
@@ -138,7 +138,10 @@ def main() -> None:
     # Each render is mostly CPU (importing Metaflow, packaging the code): the speed-up is
     # bounded by the cores that are actually free, so print what the machine had.
     print("flows: %d, cpus: %s, load average before: %.2f" % (args.flows, os.cpu_count(), load_before))
-    print("--jobs 1: %.2f s wall, %.2f s CPU in renders (%.2f s wall per flow)" % (serial, serial_cpu, serial / args.flows))
+    print(
+        "--jobs 1: %.2f s wall, %.2f s CPU in renders (%.2f s wall per flow)"
+        % (serial, serial_cpu, serial / args.flows)
+    )
     print("--jobs %d: %.2f s wall, %.2f s CPU in renders" % (args.jobs, parallel, parallel_cpu))
     print("ratio --jobs %d / --jobs 1: %.2fx (target <= 0.60x)" % (args.jobs, parallel / serial))
     print(

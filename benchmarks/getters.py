@@ -17,7 +17,6 @@ import logging
 import socket
 import subprocess
 import sys
-import time
 
 from _common import isolated_env, median, run, run_many, tempdir
 
@@ -82,8 +81,13 @@ def main() -> None:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = "http://127.0.0.1:%d" % port
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     s3.create_bucket(Bucket="bench-getters")
 
     root = tempdir("bench_getters_")
@@ -93,10 +97,15 @@ def main() -> None:
     (project / "flows" / "producer.flow.py").write_text(PRODUCER)
     env = isolated_env(
         root,
-        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
-        AWS_ENDPOINT_URL=endpoint, METAFLOW_S3_ENDPOINT_URL=endpoint,
-        METAFLOW_DEFAULT_DATASTORE="s3", METAFLOW_DATASTORE_SYSROOT_S3="s3://bench-getters/metaflow",
-        METAFLOW_CLIENT_CACHE_PATH="", XDG_CACHE_HOME=str(root / "xdg"),
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ENDPOINT_URL=endpoint,
+        METAFLOW_S3_ENDPOINT_URL=endpoint,
+        METAFLOW_DEFAULT_DATASTORE="s3",
+        METAFLOW_DATASTORE_SYSROOT_S3="s3://bench-getters/metaflow",
+        METAFLOW_CLIENT_CACHE_PATH="",
+        XDG_CACHE_HOME=str(root / "xdg"),
     )
     try:
         run(["flows/producer.flow.py", "--branch", "big", "run", "--size", str(10 * 1024 * 1024)], env, project)
@@ -108,8 +117,14 @@ def main() -> None:
         third = py(TIMED_GET % "test.big", env, project)
         print("1. get_artifact of a 10 MB artifact (%d bytes), fresh processes" % first["bytes"])
         print("   first, empty cache:   %.3f s" % first["seconds"])
-        print("   second, warm cache:   %.3f s   (%.2fx of the first)" % (second["seconds"], second["seconds"] / first["seconds"]))
-        print("   third, with every artifact blob deleted from S3: %d bytes read -> served by the Client cache" % third["bytes"])
+        print(
+            "   second, warm cache:   %.3f s   (%.2fx of the first)"
+            % (second["seconds"], second["seconds"] / first["seconds"])
+        )
+        print(
+            "   third, with every artifact blob deleted from S3: %d bytes read -> served by the Client cache"
+            % third["bytes"]
+        )
 
         hist = ["flows/producer.flow.py", "--branch", "hist", "run"]
         run_many(hist, env, project, 3, jobs=1)

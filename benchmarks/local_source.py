@@ -61,11 +61,15 @@ def measure_memory(path: str) -> None:
     obs = observe(_data(path))
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(json.dumps({
-        "count": obs.value["count"],
-        "tracemalloc_peak": peak,
-        "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-    }))
+    print(
+        json.dumps(
+            {
+                "count": obs.value["count"],
+                "tracemalloc_peak": peak,
+                "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            }
+        )
+    )
 
 
 def _cpu(who: int) -> float:
@@ -101,10 +105,14 @@ def time_against_find(path: str, rounds: int) -> None:
     count = observe(_data(path)).value["count"]
     for label, times in (("wall time", wall), ("cpu time", cpu)):
         f, o = statistics.median(times["find"]), statistics.median(times["observe"])
-        print("%s, %d files (median of %d): find %.3f s, observe %.3f s, ratio %.2fx (target <= 2x)"
-              % (label, count, rounds, f, o, o / f))
-    print("  wall per round: find %s | observe %s" % (
-        " ".join("%.3f" % t for t in wall["find"]), " ".join("%.3f" % t for t in wall["observe"])))
+        print(
+            "%s, %d files (median of %d): find %.3f s, observe %.3f s, ratio %.2fx (target <= 2x)"
+            % (label, count, rounds, f, o, o / f)
+        )
+    print(
+        "  wall per round: find %s | observe %s"
+        % (" ".join("%.3f" % t for t in wall["find"]), " ".join("%.3f" % t for t in wall["observe"]))
+    )
 
 
 def main() -> None:
@@ -138,10 +146,14 @@ def main() -> None:
         s, g = figures["small"], figures["big"]
         print("peak memory of a fresh observing process:")
         for f in (s, g):
-            print("  %6d files: maxrss %6.1f MB, tracemalloc peak during observe %6.3f MB"
-                  % (f["count"], f["maxrss_kb"] / 1024, f["tracemalloc_peak"] / 2**20))
-        print("  ratio %d/%d: maxrss %.3fx, tracemalloc peak %.3fx (target: flat, near 1x)"
-              % (g["count"], s["count"], g["maxrss_kb"] / s["maxrss_kb"], g["tracemalloc_peak"] / s["tracemalloc_peak"]))
+            print(
+                "  %6d files: maxrss %6.1f MB, tracemalloc peak during observe %6.3f MB"
+                % (f["count"], f["maxrss_kb"] / 1024, f["tracemalloc_peak"] / 2**20)
+            )
+        print(
+            "  ratio %d/%d: maxrss %.3fx, tracemalloc peak %.3fx (target: flat, near 1x)"
+            % (g["count"], s["count"], g["maxrss_kb"] / s["maxrss_kb"], g["tracemalloc_peak"] / s["tracemalloc_peak"])
+        )
     finally:
         shutil.rmtree(base)
 

@@ -46,6 +46,7 @@ def measure_memory(prefix: str) -> None:
 
     sys.path.insert(0, str(REPO))
     import boto3  # noqa: F401  (imported before measuring: its import cost is not the observation's)
+
     from flowproject.sources import canonical_json, observe
 
     observe(_data("warmup/"))  # loads botocore's service model outside the measurement
@@ -53,13 +54,17 @@ def measure_memory(prefix: str) -> None:
     obs = observe(_data(prefix))
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(json.dumps({
-        "count": obs.value["count"],
-        "tracemalloc_peak": peak,
-        "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        "value_bytes": len(canonical_json(obs.value).encode()),
-        "observation_bytes": len(canonical_json(obs.to_dict()).encode()),
-    }))
+    print(
+        json.dumps(
+            {
+                "count": obs.value["count"],
+                "tracemalloc_peak": peak,
+                "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "value_bytes": len(canonical_json(obs.value).encode()),
+                "observation_bytes": len(canonical_json(obs.to_dict()).encode()),
+            }
+        )
+    )
 
 
 def _free_port() -> int:
@@ -136,28 +141,43 @@ def main() -> None:
                 fn()
                 times.append(time.perf_counter() - t)
         b, o = statistics.median(bare_times), statistics.median(obs_times)
-        print("wall time, %d objects (median of %d): bare paginator %.3f s, observe %.3f s, ratio %.3fx (target <= 1.15x)"
-              % (args.objects, args.repeats, b, o, o / b))
-        print("  per run: bare %s | observe %s" % (
-            " ".join("%.3f" % t for t in bare_times), " ".join("%.3f" % t for t in obs_times)))
+        print(
+            "wall time, %d objects (median of %d): bare paginator %.3f s, observe %.3f s, ratio %.3fx (target <= 1.15x)"
+            % (args.objects, args.repeats, b, o, o / b)
+        )
+        print(
+            "  per run: bare %s | observe %s"
+            % (" ".join("%.3f" % t for t in bare_times), " ".join("%.3f" % t for t in obs_times))
+        )
 
         figures = {}
         for label, prefix in (("small", "small/"), ("big", "big/")):
             child = subprocess.run(
                 [sys.executable, __file__, "--measure", prefix],
-                env=dict(os.environ), capture_output=True, text=True, check=True,
+                env=dict(os.environ),
+                capture_output=True,
+                text=True,
+                check=True,
             )
             figures[label] = json.loads(child.stdout.strip().splitlines()[-1])
         s, g = figures["small"], figures["big"]
         print("peak memory of a fresh observing process:")
-        print("  %6d objects: maxrss %7.1f MB, tracemalloc peak during observe %6.2f MB"
-              % (s["count"], s["maxrss_kb"] / 1024, s["tracemalloc_peak"] / 2**20))
-        print("  %6d objects: maxrss %7.1f MB, tracemalloc peak during observe %6.2f MB"
-              % (g["count"], g["maxrss_kb"] / 1024, g["tracemalloc_peak"] / 2**20))
-        print("  ratio %d/%d: maxrss %.3fx, tracemalloc peak %.3fx (target within 1.2x)"
-              % (g["count"], s["count"], g["maxrss_kb"] / s["maxrss_kb"], g["tracemalloc_peak"] / s["tracemalloc_peak"]))
-        print("stored value: %d bytes (the whole observation: %d bytes) (target <= 4096)"
-              % (g["value_bytes"], g["observation_bytes"]))
+        print(
+            "  %6d objects: maxrss %7.1f MB, tracemalloc peak during observe %6.2f MB"
+            % (s["count"], s["maxrss_kb"] / 1024, s["tracemalloc_peak"] / 2**20)
+        )
+        print(
+            "  %6d objects: maxrss %7.1f MB, tracemalloc peak during observe %6.2f MB"
+            % (g["count"], g["maxrss_kb"] / 1024, g["tracemalloc_peak"] / 2**20)
+        )
+        print(
+            "  ratio %d/%d: maxrss %.3fx, tracemalloc peak %.3fx (target within 1.2x)"
+            % (g["count"], s["count"], g["maxrss_kb"] / s["maxrss_kb"], g["tracemalloc_peak"] / s["tracemalloc_peak"])
+        )
+        print(
+            "stored value: %d bytes (the whole observation: %d bytes) (target <= 4096)"
+            % (g["value_bytes"], g["observation_bytes"])
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)

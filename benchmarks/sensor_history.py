@@ -84,7 +84,10 @@ def main():
     print("sensor history --json, %d shown of %d ticks: median %.2fs" % (shown, small, median(small_hist)))
     print("sensor history --json, %d shown of %d ticks: median %.2fs" % (shown, large, median(large_hist)))
     print("baseline: list the branch's %d runs only: median %.2fs" % (large, median(large_list)))
-    print("ratio history(%d)/history(%d) = %.2fx for %.0fx the ticks" % (large, small, median(large_hist) / median(small_hist), large / small))
+    print(
+        "ratio history(%d)/history(%d) = %.2fx for %.0fx the ticks"
+        % (large, small, median(large_hist) / median(small_hist), large / small)
+    )
     print("ratio history(%d)/list-only(%d) = %.2fx" % (large, large, median(large_hist) / median(large_list)))
     shutil.rmtree(root, ignore_errors=True)
 

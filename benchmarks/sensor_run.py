@@ -121,8 +121,10 @@ def main() -> None:
     print("   bare two-step FlowSpec:   %.2f s" % median(bare))
     print("   SensorFlow, no change:    %.2f s" % median(sensor))
     print("   ratio: %.2fx (target <= 1.25x)" % (median(sensor) / median(bare)))
-    print("   same with [sensor] card:  %.2f s  ratio %.2fx (the card is rendered by a"
-          % (median(card_t), median(card_t) / median(bare)))
+    print(
+        "   same with [sensor] card:  %.2f s  ratio %.2fx (the card is rendered by a"
+        % (median(card_t), median(card_t) / median(bare))
+    )
     print("   separate `card create` process Metaflow starts and waits for)")
 
     print("\n2. history: creating 3 + %d real SensorFlow runs in two branches, one at a time..." % history)
@@ -133,17 +135,23 @@ def main() -> None:
     for _ in range(loops):
         small_t.append(run(["flows/sensor.flow.py", "--branch", "small", "run"], env, project))
         large_t.append(run(["flows/sensor.flow.py", "--branch", "large", "run"], env, project))
-    print("   no-change tick, %d vs %d past runs: %.2f s vs %.2f s   ratio %.2fx (target <= 1.2x; median of %d, alternated)"
-          % (3, history, median(small_t), median(large_t), median(large_t) / median(small_t), loops))
+    print(
+        "   no-change tick, %d vs %d past runs: %.2f s vs %.2f s   ratio %.2fx (target <= 1.2x; median of %d, alternated)"
+        % (3, history, median(small_t), median(large_t), median(large_t) / median(small_t), loops)
+    )
     out = subprocess.run([sys.executable, "-c", LOOKUP], env=env, cwd=str(project), capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(out.stderr[-3000:])
     res = __import__("json").loads(out.stdout.strip().splitlines()[-1])
     small, large = res["median"]["small"], res["median"]["large"]
-    print("   past runs in the branch:   %d  vs  %d   (%d runs of the flow in all)"
-          % (res["counts"]["small"], res["counts"]["large"], res["all_runs"]))
-    print("   branch_state lookup:       %.2f ms vs %.2f ms   ratio %.2fx (median of 200, interleaved)"
-          % (small * 1e3, large * 1e3, large / small))
+    print(
+        "   past runs in the branch:   %d  vs  %d   (%d runs of the flow in all)"
+        % (res["counts"]["small"], res["counts"]["large"], res["all_runs"])
+    )
+    print(
+        "   branch_state lookup:       %.2f ms vs %.2f ms   ratio %.2fx (median of 200, interleaved)"
+        % (small * 1e3, large * 1e3, large / small)
+    )
     print("   plain Client scan, large:  %.2f ms  (for contrast: lists and filters every run)" % (res["scan"] * 1e3))
     shutil.rmtree(root, ignore_errors=True)
 

@@ -82,8 +82,10 @@ def main() -> None:
     print("Newest successful run tagged 'champion' (the oldest run), 200 rounds, alternating")
     for kind, label in (("index", "flowproject (tag index)"), ("listing", "Flow.runs(tag) walk   ")):
         (small, small_min), (large, large_min) = m["%s/SmallFlow" % kind], m["%s/LargeFlow" % kind]
-        print("  %s   median: 3 runs %6.2f ms, %d runs %6.2f ms, ratio %.2fx   fastest: ratio %.2fx"
-              % (label, small * 1e3, large_runs, large * 1e3, large / small, large_min / small_min))
+        print(
+            "  %s   median: 3 runs %6.2f ms, %d runs %6.2f ms, ratio %.2fx   fastest: ratio %.2fx"
+            % (label, small * 1e3, large_runs, large * 1e3, large / small, large_min / small_min)
+        )
     print("  target: the index's median ratio stays near 1x (<= 1.2x)")
     print("  (runs kept in %s: python benchmarks/tags.py %d %s times them again)" % (root, large_runs, root))
 
@@ -98,8 +100,13 @@ def _make_history(project: Path, env, large_runs: int) -> None:
         run(flow, env, project)  # the oldest run: tagged below
         first = _first_run_id(name, env, project)
         run_many(flow, env, project, count - 1)
-        proc = subprocess.run([sys.executable, "-m", "flowproject.cli", "tag", "%s/%s" % (name, first), "champion", "--move"],
-                              env=env, cwd=str(project), capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "flowproject.cli", "tag", "%s/%s" % (name, first), "champion", "--move"],
+            env=env,
+            cwd=str(project),
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             raise SystemExit(proc.stderr)
 

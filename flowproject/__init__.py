@@ -4,17 +4,18 @@
 # so remote steps (Kubernetes, Argo) can import flowproject without installing it.
 METAFLOW_PACKAGE_POLICY = "include"
 
-from .baseflow import BaseFlow, scheduled
+from . import _moved
 from .config import load as load_config
-from .decorators import requires_extra, requires_source, snowflake
 from .errors import ConfigError, FlowprojectError
 from .events import on_sensor_event
+from .flow import BaseFlow, requires_extra, requires_source, scheduled, snowflake
 from .getters import GetterError, get_artifact, latest_successful_run
-from .pins import check_pins, pin_run
-from .tags import TagError, tag_run
+from .getters.pins import check_pins, pin_run
+from .getters.tags import TagError, tag_run
+from .sensor import SensorFlowBase, branch_state
 from .sources import Observation, observe
-from .sensor import branch_state
-from .sensorflow import SensorFlowBase
+
+_moved.install()
 
 __all__ = [
     "BaseFlow",

@@ -39,7 +39,7 @@ def mask_url(url: str) -> str:
     return base + question + query + (hash_ + MASK if fragment else "")
 
 
-def _mask_query_item(match: "re.Match[str]") -> str:
+def _mask_query_item(match: re.Match[str]) -> str:
     name, eq, value = match.groups()
     if not name and not eq:
         return ""

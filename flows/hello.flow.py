@@ -11,10 +11,7 @@ class HelloFlow(BaseFlow):
         """Record the project namespace this run belongs to."""
         self.project = current.project_name
         self.branch = current.branch_name
-        print(
-            "project=%s branch=%s test_mode=%s"
-            % (self.project, self.branch, self.test_mode)
-        )
+        print("project=%s branch=%s test_mode=%s" % (self.project, self.branch, self.test_mode))
         self.next(self.end)
 
     @step

@@ -5,7 +5,7 @@ from flowproject import SensorFlowBase, scheduled
 class SensorFlow(SensorFlowBase):
     """Watches `[data]` and publishes `[sensor] event_name` when what it sees changes.
 
-    The steps live in `flowproject.sensorflow` and upgrade with the package.
+    The steps live in `flowproject.sensor.base` and upgrade with the package.
     """
 
 

@@ -68,7 +68,7 @@ def observe_config(path: Union[str, Path, None] = None) -> Observation:
 
     ``path`` None: ``$FLOWPROJECT_CONFIG`` or the nearest ``flowproject.toml`` above the cwd.
     """
-    from .. import config
+    from ..config import loader as config
 
     path = Path(path) if path else config.locate()
     return observe(config.load(path)["data"], project_dir=path.resolve().parent)

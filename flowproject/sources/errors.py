@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..config.templates import SqlTemplateError  # noqa: F401  (re-exported: the template rule raises it)
 from ..errors import FlowprojectError
 
 
@@ -33,7 +34,3 @@ class SnowflakeError(SourceError):
 
 class SnowflakeCredentialsError(SnowflakeError):
     headline = "Snowflake credentials missing"
-
-
-class SqlTemplateError(SnowflakeError):
-    headline = "SQL template error"

@@ -122,9 +122,14 @@ class ListingDigest:
         }
 
     def summary(self, where: str) -> str:
-        links = "" if not self.links else "; %d link%s not followed (loop or dangling)" % (
-            self.links,
-            "" if self.links == 1 else "s",
+        links = (
+            ""
+            if not self.links
+            else "; %d link%s not followed (loop or dangling)"
+            % (
+                self.links,
+                "" if self.links == 1 else "s",
+            )
         )
         if not self.count:
             return "%s: no files%s" % (where, links)

@@ -35,7 +35,7 @@ class Observation:
     summary: str
 
     @classmethod
-    def of(cls, value: Any, summary: str) -> "Observation":
+    def of(cls, value: Any, summary: str) -> Observation:
         return cls(value=value, fingerprint=fingerprint(value), summary=summary)
 
     def to_dict(self) -> Dict[str, Any]:

@@ -65,7 +65,9 @@ def _raise(err: Any, where: str, operation: str) -> NoReturn:
             msg="%s: access denied (%s); check the credentials, data.role and the bucket policy" % (where, detail)
         ) from None
     if code in THROTTLING_CODES or status in (429, 503):
-        raise S3ThrottledError(msg="%s: throttled by S3 (%s); retry later or observe less often" % (where, detail)) from None
+        raise S3ThrottledError(
+            msg="%s: throttled by S3 (%s); retry later or observe less often" % (where, detail)
+        ) from None
     message = info.get("Message") or ""
     raise S3Error(msg="%s: %s%s" % (where, detail, ": %s" % message if message else "")) from None
 

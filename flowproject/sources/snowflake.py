@@ -1,7 +1,7 @@
 """``type = "snowflake"``: the rows of ``sql/<template>.sql`` are the observed value.
 
 The connector is imported only inside the call (the ``snowflake`` extra); steps that run
-remotely get it through the ``@snowflake`` step decorator (``flowproject.decorators``).
+remotely get it through the ``@snowflake`` step decorator (``flowproject.flow.decorators``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, List, Mapping, Optional
 
-from . import snowflake_connection, templates
+from ..config import templates
+from . import snowflake_connection
 from .errors import SnowflakeError
 from .observation import Observation, canonical_json
 

@@ -1,0 +1,7 @@
+"""``python -m flowproject.cli``: what ./deploy runs (no console script needed)."""
+
+import sys
+
+from .main import main
+
+sys.exit(main())

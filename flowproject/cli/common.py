@@ -1,0 +1,27 @@
+"""What several command groups share: the ``--branch`` of the local loop, JSON arguments."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+from ..errors import FlowprojectError
+
+BRANCH_HELP = "Metaflow branch: prod, test.<name> or user.<name> (default: user.<you>)"
+
+
+def metaflow_branch(given: Optional[str]) -> str:
+    from ..events.server import current_user_branch
+    from ..events.triggers import branch_flags
+
+    if given:
+        branch_flags(given)  # refuses anything but prod, test.<x>, user.<x>
+        return given
+    return current_user_branch()
+
+
+def json_arg(text: str, option: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise FlowprojectError(msg="%s: not JSON (%s): %r" % (option, e, text[:80])) from None

@@ -1,0 +1,42 @@
+"""``flowproject events serve`` and ``flowproject trigger``: the local event loop."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import FlowprojectError
+from .common import BRANCH_HELP, json_arg
+
+
+def _cmd_events_serve(args: argparse.Namespace) -> int:
+    from ..events.server import serve
+
+    return serve(host=args.host, port=args.port, branches=args.branch or ())
+
+
+def _cmd_trigger(args: argparse.Namespace) -> int:
+    from ..events.server import NO_VALUE, trigger
+
+    payload = json_arg(args.payload, "--payload") if args.payload is not None else {}
+    if not isinstance(payload, dict):
+        raise FlowprojectError(msg="--payload: expected a JSON object, got %r" % args.payload[:80])
+    value = json_arg(args.value, "--value") if args.value is not None else NO_VALUE
+    return trigger(Path(args.flow_file), payload, value=value, branch=args.branch)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("events", help="local Argo Events stand-in: start the flows events trigger")
+    ev = p.add_subparsers(dest="events_command", required=True)
+    p = ev.add_parser("serve", help="receive events (METAFLOW_ARGO_EVENTS_WEBHOOK_URL) and run the flows they trigger")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8787, help="port (default: %(default)s; 0: any free port)")
+    p.add_argument("--branch", action="append", metavar="BRANCH", help=BRANCH_HELP + "; repeat to serve several")
+    p.set_defaults(func=_cmd_events_serve)
+
+    p = sub.add_parser("trigger", help="run one flow locally as if its event had triggered it")
+    p.add_argument("flow_file", metavar="FLOW_FILE")
+    p.add_argument("--payload", metavar="JSON", help="the event payload (a JSON object)")
+    p.add_argument("--value", metavar="JSON", help="the sensor's value, sent under [sensor] payload_key")
+    p.add_argument("--branch", metavar="BRANCH", help=BRANCH_HELP)
+    p.set_defaults(func=_cmd_trigger)

@@ -1,0 +1,38 @@
+"""``flowproject.toml``: finding it, parsing TOML or JSON, the schema and its defaults,
+``[environments.<name>]`` overlays, ``[flows.<Flow>]`` options, launch-time hooks, the
+SQL template rule and the checks against the project's own files (flow files, templates).
+
+Imports only the ground floor (``flowproject.errors``); everything else builds on it.
+"""
+
+from .loader import (
+    CONFIG_ENV,
+    RUN_HINT,
+    VALUE_LABEL,
+    chosen_file,
+    find_config,
+    flowconfig_parser,
+    load,
+    locate,
+    parse_text,
+    read_text,
+)
+from .paths import display_path
+from .schema import CONFIG_FILENAME, FlowprojectDeprecationWarning, validate
+
+__all__ = [
+    "CONFIG_ENV",
+    "CONFIG_FILENAME",
+    "FlowprojectDeprecationWarning",
+    "RUN_HINT",
+    "VALUE_LABEL",
+    "chosen_file",
+    "display_path",
+    "find_config",
+    "flowconfig_parser",
+    "load",
+    "locate",
+    "parse_text",
+    "read_text",
+    "validate",
+]

@@ -1,0 +1,242 @@
+"""The schema of ``flowproject.toml``: its keys, their checks and defaults, and ``validate``.
+
+The validated config is a plain dict with every section filled with its defaults, so flows
+read ``self.flowconfig.sensor.cron_schedule`` without ``get``/``None`` checks. Every
+problem is a :class:`ConfigError` whose text is one line: file, key path, expectation.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional
+
+from ..errors import ConfigError, warn
+from .fields import (
+    REQUIRED,
+    boolean,
+    branch_list,
+    cron,
+    glob_map,
+    matching,
+    nonempty_str,
+    one_of,
+    params,
+    payload_key,
+    positive_int,
+    string,
+)
+
+# The label used in errors when no file is known.
+CONFIG_FILENAME = "flowproject.toml"
+
+# Metaflow's @project accepts only these characters (project_decorator.VALID_NAME_RE).
+PROJECT_NAME_RE = re.compile(r"^[a-z0-9_]+$")
+# ... and at most this many of them (project_decorator.VALID_NAME_LEN).
+PROJECT_NAME_MAX = 128
+# Argo event names travel in URLs and in Sensor filters; keep to a safe alphabet.
+EVENT_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+# What botocore accepts as a bucket name (its VALID_BUCKET); anything else it answers
+# with a dump of this regex, long after validation.
+S3_BUCKET_RE = re.compile(r"^[a-zA-Z0-9.\-_]{1,255}$")
+
+DATA_TYPES = ("local", "s3", "snowflake")
+# ArgoEvent's own timeout per attempt; here it bounds the whole publish (redirects refused,
+# refused connections retried, a webhook trickling bytes cut off).
+DEFAULT_PUBLISH_TIMEOUT_SECONDS = 60
+CHECK_MODES = ("files_metadata", "file_modified_ts", "file_size")
+
+
+class FlowprojectDeprecationWarning(FutureWarning):
+    """Kept for imports; deprecations are printed by ``errors.warn`` (Metaflow hides
+    Python warnings during a run)."""
+
+
+DATA_FIELDS = {
+    "type": (one_of(*DATA_TYPES), "local"),
+    "check_mode": (one_of(*CHECK_MODES), "files_metadata"),
+    "path": (nonempty_str, "data"),
+    "bucket": (nonempty_str, None),
+    "key": (string, None),
+    "role": (nonempty_str, None),
+    "integration": (nonempty_str, None),
+    "template": (nonempty_str, None),
+    "params": (params, None),
+    "timeout_seconds": (positive_int, 600),
+}
+SENSOR_FIELDS = {
+    "cron_schedule": (cron, "*/15 * * * *"),
+    "event_name": (matching(EVENT_NAME_RE, "a name of [A-Za-z0-9_.-] characters"), None),
+    "payload_key": (payload_key, "value"),
+    "publish_on_first_run": (boolean, True),
+    "publish_timeout_seconds": (positive_int, DEFAULT_PUBLISH_TIMEOUT_SECONDS),
+    # How long a tick may hold its branch's lease before another may take it over
+    # (flowproject.sensor.lease); longer than any tick should run, short enough to recover.
+    "lease_seconds": (positive_int, 3600),
+    # The start step's card costs a second process per tick; opt in.
+    "card": (boolean, False),
+}
+
+
+DEPLOY_FIELDS = {
+    "production_branches": (branch_list, ["main", "master"]),
+    "environments": (glob_map, None),
+}
+GETTER_FIELDS = {
+    "run_id": (nonempty_str, REQUIRED),
+}
+# flows, environments and environment are checked by flowproject.config.flows and
+# flowproject.config.environments (config.parse_text's entry point), not by validate() here.
+TOP_LEVEL = ("project_name", "data", "sensor", "deploy", "getters", "flows", "environments", "environment")
+LEGACY_DATA_TABLE = "data_kwargs"
+# Which [data] keys each source needs beyond the defaults.
+REQUIRED_BY_TYPE = {"local": ("path",), "s3": ("bucket", "key"), "snowflake": ("template",)}
+
+
+# -- validation -------------------------------------------------------------------------
+
+
+def _did_you_mean(key: str, known: List[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    return " (did you mean '%s'?)" % close[0] if close else ""
+
+
+class _Validator:
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def fail(self, key: str, expected: str, value: Any = REQUIRED) -> None:
+        if value is REQUIRED:
+            raise ConfigError(self.label, key, expected)
+        raise ConfigError(self.label, key, "%s; got %s" % (expected, _show(value)))
+
+    def table(self, raw: Any, prefix: str, fields: Mapping[str, tuple]) -> Dict[str, Any]:
+        if not isinstance(raw, dict):
+            self.fail(prefix, "expected a table", raw)
+        out = {}
+        for key in raw:
+            if key not in fields:
+                self.fail(
+                    "%s.%s" % (prefix, key),
+                    "unknown key%s; known keys: %s" % (_did_you_mean(key, list(fields)), ", ".join(fields)),
+                )
+        for key, (check, default) in fields.items():
+            path = "%s.%s" % (prefix, key)
+            # JSON null (how a resolved config writes "unset") counts as absent, and so
+            # does "" in an optional key (the Outerbounds scaffold writes event_name = "").
+            # Only where "" means something (data.key: the whole bucket) is it kept.
+            value = raw.get(key)
+            if value == "" and default is not REQUIRED and check is not string:
+                value = None
+            if value is not None:
+                out[key] = check(value, lambda exp, p=path, v=value: self.fail(p, exp, v))
+            elif default is REQUIRED:
+                self.fail(path, "required key is missing")
+            else:
+                out[key] = list(default) if isinstance(default, list) else default
+        return out
+
+
+def _split_bucket_url(v: _Validator, bucket: str, key: Optional[str]) -> tuple[str, Optional[str]]:
+    # The scaffold writes bucket = "s3://name"; "s3://name/prefix" also carries the key.
+    if bucket.startswith("s3://"):
+        name, _, prefix = bucket[len("s3://") :].partition("/")
+        if prefix:
+            if key is not None and key != prefix:
+                v.fail(
+                    "data.bucket",
+                    "gives the key %r and data.key gives %r; keep one of them" % (prefix, key),
+                )
+            key = prefix
+        bucket = name
+    if not S3_BUCKET_RE.match(bucket):
+        v.fail(
+            "data.bucket", "expected an S3 bucket name (letters, digits, '.', '-', '_') or s3://name[/prefix]", bucket
+        )
+    return bucket, key
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    # Keep the error on one readable line even for a big or multi-line value.
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def validate(raw: Mapping[str, Any], label: str = CONFIG_FILENAME, base_dir: Optional[Path] = None) -> Dict[str, Any]:
+    """Check a parsed config mapping and return it with every default filled in.
+
+    ``label`` names the source in errors; ``base_dir`` is where a relative
+    ``data.path`` is resolved from (the config file's folder; the cwd when None).
+    """
+    v = _Validator(label)
+    if not isinstance(raw, Mapping):
+        v.fail("(top level)", "expected a table of settings", raw)
+    raw = dict(raw)
+
+    if LEGACY_DATA_TABLE in raw:
+        legacy = raw.pop(LEGACY_DATA_TABLE)
+        if not isinstance(legacy, dict):
+            v.fail(LEGACY_DATA_TABLE, "expected a table", legacy)
+        data = dict(raw.get("data") or {})
+        for key in legacy:
+            if key in data:
+                v.fail(
+                    "%s.%s" % (LEGACY_DATA_TABLE, key),
+                    "also set in [data]; keep only the [data] one",
+                )
+        data.update(legacy)
+        raw["data"] = data
+        warn("%s: [%s] is deprecated; move its keys into [data]" % (label, LEGACY_DATA_TABLE))
+
+    for key in raw:
+        if key not in TOP_LEVEL:
+            v.fail(
+                key,
+                "unknown key%s; known keys: %s" % (_did_you_mean(key, list(TOP_LEVEL)), ", ".join(TOP_LEVEL)),
+            )
+    if "project_name" not in raw:
+        v.fail("project_name", "required key is missing")
+    project_name = raw["project_name"]
+    if not isinstance(project_name, str) or not PROJECT_NAME_RE.match(project_name):
+        v.fail(
+            "project_name",
+            "expected a Metaflow project name of lowercase letters, digits and _",
+            project_name,
+        )
+    if len(project_name) > PROJECT_NAME_MAX:
+        v.fail(
+            "project_name",
+            "expected at most %d characters (Metaflow's @project limit); got %d"
+            % (PROJECT_NAME_MAX, len(project_name)),
+        )
+
+    data = v.table(raw.get("data", {}), "data", DATA_FIELDS)
+    if data["bucket"] is not None:
+        data["bucket"], data["key"] = _split_bucket_url(v, data["bucket"], data["key"])
+    for key in REQUIRED_BY_TYPE[data["type"]]:
+        if data[key] is None:
+            v.fail("data.%s" % key, "required when data.type is '%s'" % data["type"])
+    if data["type"] == "s3" and data["check_mode"] != "files_metadata" and not data["key"]:
+        v.fail("data.key", "expected an object key for check_mode '%s'" % data["check_mode"], data["key"])
+    if data["type"] == "local":
+        path = Path(data["path"]).expanduser()
+        if not path.is_absolute():
+            path = (base_dir or Path.cwd()) / path
+        data["path"] = os.path.normpath(str(path))
+
+    getters_raw = raw.get("getters", {})
+    if not isinstance(getters_raw, dict):
+        v.fail("getters", "expected a table of [getters.<FlowName>] tables", getters_raw)
+    getters = {flow: v.table(pin, "getters.%s" % flow, GETTER_FIELDS) for flow, pin in getters_raw.items()}
+
+    return {
+        "project_name": project_name,
+        "data": data,
+        "sensor": v.table(raw.get("sensor", {}), "sensor", SENSOR_FIELDS),
+        "deploy": v.table(raw.get("deploy", {}), "deploy", DEPLOY_FIELDS),
+        "getters": getters,
+    }

@@ -1,0 +1,31 @@
+"""Argo events: namespaced names, the webhook POST, which flows an event starts (Argo's
+rules, read from the flows' decorators) and the local server (``flowproject events serve``).
+
+Builds on ``flowproject.config``; BaseFlow and the sensor build on it.
+"""
+
+from .publishing import (
+    PAYLOAD_ENV_PREFIX,
+    SENSOR_FLOW,
+    check_published_name,
+    delivery_blocker,
+    event_name,
+    on_sensor_event,
+    publish,
+    sensor_value,
+    webhook_url,
+)
+from .webhook import PublishError
+
+__all__ = [
+    "PAYLOAD_ENV_PREFIX",
+    "SENSOR_FLOW",
+    "PublishError",
+    "check_published_name",
+    "delivery_blocker",
+    "event_name",
+    "on_sensor_event",
+    "publish",
+    "sensor_value",
+    "webhook_url",
+]

@@ -1,0 +1,211 @@
+"""BaseFlow: the FlowSpec every flow in a flowproject repository subclasses."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any, Dict, Iterator, Optional, Tuple
+
+from metaflow import Config, FlowMutator, FlowSpec, Parameter, config_expr, current, project
+from metaflow.packaging_sys import ContentType
+
+from ..config import loader as _config
+from ..events import triggers as _triggers
+from ..getters import runs as _runs
+from ..sources import Observation, observe
+from . import duplicates as _duplicates
+from . import localuser as _localuser
+from . import options as _flowoptions
+from . import provenance as _provenance
+from . import requirements
+
+# A repeated @project/@schedule on a subclass is one line, not a traceback.
+_duplicates.install()
+_localuser.ensure_user()
+
+# Flow class name -> the file that defines it. Metaflow evaluates the Config default in
+# the *calling* process (under Runner/Deployer sys.argv[0] is not the flow file), and the
+# hook only learns the flow's name, so each subclass records its own file when defined.
+_FLOW_FILES: Dict[str, Path] = {}
+
+
+def _defining_file(cls: type) -> Optional[Path]:
+    # A flow run as a script is module "__main__" and may not be importable by name,
+    # so find the frame executing the class's module body rather than sys.modules.
+    frame = inspect.currentframe()
+    while frame is not None:
+        g = frame.f_globals
+        if g.get("__name__") == cls.__module__ and g.get("__file__"):
+            return Path(g["__file__"]).resolve()
+        frame = frame.f_back
+    return None
+
+
+def flow_file(flow_name: str) -> Optional[Path]:
+    """The file that defined the BaseFlow subclass named ``flow_name``, if known."""
+    return _FLOW_FILES.get(flow_name)
+
+
+def _default_config_path(ctx) -> str:
+    path = _config.locate(flow_file(ctx.flow_name))
+    # Metaflow reads the file itself and would end in a UnicodeDecodeError traceback.
+    _config.read_text(path)
+    _config.remember_default(path)
+    return str(path)
+
+
+def project_root(flow_name: str) -> Optional[Path]:
+    """The folder of the config in use (``sql/`` lives next to it), if there is one.
+
+    The launching process knows the file it chose; a local task process finds it from
+    the flow file again; a pod has neither (its templates are in the code package).
+    """
+    chosen = _config.chosen_file()
+    if chosen is not None:
+        return Path(chosen).resolve().parent
+    origin = flow_file(flow_name)
+    found = _config.find_config(origin) if origin else None
+    return found.parent if found is not None else None
+
+
+def _start_and_end(steps: Dict[str, Any]) -> Tuple[Optional[str], Optional[str]]:
+    """The names of the flow's start and end steps, as Metaflow's FlowGraph picks them.
+
+    ``@step(start=True)`` / ``@step(end=True)`` (Metaflow 2.19.23+) mark them on any
+    name; unmarked, they are the steps named ``start`` and ``end``; a one-step flow's
+    step is both. MutableStep exposes no public way to read the marks, so they are read
+    from the step function it wraps.
+    """
+
+    def marked(attr: str) -> list:
+        return [n for n, s in steps.items() if getattr(getattr(s, "_my_step", None), attr, False)]
+
+    def pick(attr: str, fallback: str) -> Optional[str]:
+        names = marked(attr)
+        if len(names) == 1:
+            return names[0]
+        if not names and fallback in steps:
+            return fallback
+        if not names and len(steps) == 1:
+            return next(iter(steps))
+        return None  # several marked: Metaflow's lint rejects the flow
+
+    return pick("is_start_step", "start"), pick("is_end_step", "end")
+
+
+class _ProjectWiring(FlowMutator):
+    """What BaseFlow adds to every subclass beyond its class attributes.
+
+    - ``sql/`` in the code package: Metaflow packages only the files below the flow's
+      own folder; ``flowproject/`` comes along through its METAFLOW_PACKAGE_POLICY, and
+      this adds ``sql/`` beside it so templates are found in a pod as in the repo.
+    - A recorder on the end step that indexes the run as its branch's latest successful
+      one (see ``flowproject.getters.runs``), and git provenance tags from the start step (the
+      end step for a ``resume``d run; see ``flowproject.flow.provenance``). The steps are
+      found as Metaflow finds them: ``@step(start=True)``/``@step(end=True)`` or by name.
+    """
+
+    def pre_mutate(self, mutable_flow) -> None:
+        steps = dict(mutable_flow.steps)
+        for step in steps.values():
+            # current.trigger in local runs started by an event (flowproject.events.triggers).
+            step.add_decorator(_triggers.local_trigger())
+        start, end = _start_and_end(steps)
+        if start is not None:
+            steps[start].add_decorator(_provenance.tagger())
+        if end is not None:
+            steps[end].add_decorator(_provenance.resume_tagger())
+            steps[end].add_decorator(_runs.recorder())
+
+    def add_to_package(self) -> Iterator[Tuple[str, str, ContentType]]:
+        # The mutator instance is shared by every subclass; the package being built is
+        # for the flow running in this process.
+        root = project_root(current.flow_name or "")
+        sql_dir = root / "sql" if root is not None else None
+        if sql_dir is not None and sql_dir.is_dir():
+            for path in sorted(sql_dir.rglob("*.sql")):
+                yield str(path), "sql/%s" % path.relative_to(sql_dir).as_posix(), ContentType.CODE_CONTENT
+        # flowproject.flow.requirements reads the extras (the versions @snowflake asks @pypi
+        # for) from the pyproject.toml beside the package, in the pod as in the repo.
+        pyproject = requirements.pyproject_path()
+        if pyproject.is_file():
+            yield str(pyproject), "pyproject.toml", ContentType.CODE_CONTENT
+
+
+@_flowoptions.FlowOptions
+@_ProjectWiring
+@project(name=config_expr("flowconfig.project_name"))
+class BaseFlow(FlowSpec):
+    """Subclass this instead of FlowSpec.
+
+    Every subclass gets:
+
+    - ``self.flowconfig``: the validated ``flowproject.toml`` (found by walking up from
+      the flow file; ``FLOWPROJECT_CONFIG`` or ``--config flowconfig FILE`` override it).
+    - ``@project`` named by ``project_name``, so ``--branch NAME`` and ``--production``
+      work on every subclass.
+    - ``self.test_mode``: True unless the run is ``--production`` (or ``--test-mode false``).
+    """
+
+    flowconfig = Config(
+        "flowconfig",
+        default=_default_config_path,
+        parser=_config.flowconfig_parser,
+        help="flowproject.toml (TOML) or its JSON equivalent.",
+    )
+    test_mode = Parameter(
+        "test-mode",
+        type=bool,
+        # A callable: only at run/deploy time does `current` know about --production.
+        default=lambda ctx: not current.is_production,
+        help="Run quickly on a subset; defaults to true except for --production.",
+    )
+
+    def query(self) -> Observation:
+        """Observe ``[data]`` now (see ``flowproject.sources.observe``), tagged with this task."""
+        return observe(
+            self.flowconfig.data.to_dict(),
+            run_pathspec=current.pathspec,
+            project_dir=project_root(current.flow_name),
+        )
+
+    def get_artifact(
+        self,
+        flow_name: str,
+        artifact: str,
+        *,
+        run_id: Optional[str] = None,
+        branch: Optional[str] = None,
+        project: Optional[str] = None,
+        tag: Optional[str] = None,
+    ) -> Any:
+        """``flowproject.get_artifact`` in this run's project and branch, with this
+        flow's ``[getters.<FlowName>]`` pins."""
+        from ..getters.artifacts import get_artifact
+
+        return get_artifact(
+            flow_name, artifact, run_id=run_id, branch=branch, project=project, config=self.flowconfig, tag=tag
+        )
+
+    @property
+    def sensor_value(self) -> Any:
+        """What SensorFlow saw, in a run its event (or its finishing) started; else None."""
+        from ..events.publishing import sensor_value
+
+        return sensor_value(self.flowconfig)
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        path = _defining_file(cls)
+        if path is not None:
+            _FLOW_FILES[cls.__name__] = path
+
+
+def scheduled(flow_cls: type) -> type:
+    """Class decorator: schedule the flow on ``[sensor] cron_schedule`` when deployed.
+
+    Opt-in per flow (``@scheduled`` above the class) because most flows in a project
+    run on events or by hand, not on the sensor's clock. ``[flows.<FlowName>]
+    cron_schedule`` and ``timezone`` override it (see ``flowproject.config.flows``).
+    """
+    return _flowoptions.scheduled(flow_cls)

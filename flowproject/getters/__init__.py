@@ -1,0 +1,25 @@
+"""Reading other runs: the latest successful run of a branch (through an index in the
+run's own datastore), ``get_artifact``, pins (``[getters.<Flow>] run_id``) and tags.
+
+Builds on ``flowproject.config``; the sensor and BaseFlow build on it.
+"""
+
+from .artifacts import (
+    PRODUCTION_BRANCH,
+    GetterError,
+    clear_cache,
+    client_cache_dir,
+    get_artifact,
+    latest_successful_run,
+    resolve_run_id,
+)
+
+__all__ = [
+    "PRODUCTION_BRANCH",
+    "GetterError",
+    "clear_cache",
+    "client_cache_dir",
+    "get_artifact",
+    "latest_successful_run",
+    "resolve_run_id",
+]

@@ -1,0 +1,265 @@
+"""Reading other runs' artifacts in the project namespace, the safe way.
+
+``get_artifact("TrainFlow", "model")`` reads from the latest successful run of TrainFlow
+in this project and branch (resolved by ``flowproject.getters.runs``, the same lookup SensorFlow
+uses for its state), or from the run pinned in ``[getters.TrainFlow] run_id``. The
+caller's Client namespace is restored afterwards, whatever happens.
+
+There is deliberately no cache here: Metaflow's Client already keeps artifact blobs on
+disk (``METAFLOW_CLIENT_CACHE_PATH``). When the user has not chosen that folder we point
+it at a persistent per-user one instead of the shared ``/tmp/metaflow_client``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Tuple
+
+from ..errors import FlowprojectError
+from .runs import ANY_BRANCH, any_namespace
+from .runs import latest_successful_run as _latest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from metaflow import Run
+
+PRODUCTION_BRANCH = "prod"
+METAFLOW_DEFAULT_CACHE = "/tmp/metaflow_client"
+
+
+class GetterError(FlowprojectError):
+    headline = "Cannot read artifact"
+
+
+# -- the client cache ---------------------------------------------------------------------
+
+
+def default_cache_dir() -> Path:
+    """The persistent per-user folder flowproject gives Metaflow's Client cache."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "flowproject" / "metaflow_client"
+
+
+def client_cache_dir() -> Path:
+    """The Client cache folder in use: the user's choice, else ``default_cache_dir()``."""
+    from metaflow import metaflow_config
+
+    chosen = os.environ.get("METAFLOW_CLIENT_CACHE_PATH") or metaflow_config.CLIENT_CACHE_PATH
+    if chosen and chosen != METAFLOW_DEFAULT_CACHE:
+        return Path(chosen)
+    return default_cache_dir()
+
+
+def use_persistent_cache() -> Path:
+    """Point Metaflow's Client cache at ``client_cache_dir()`` and return it.
+
+    Metaflow reads the setting once, into module globals, so both are updated; the
+    environment variable carries it to subprocesses. Caches already created by the
+    Client before this call keep their folder.
+    """
+    from metaflow import metaflow_config
+    from metaflow.client import filecache
+
+    path = client_cache_dir()
+    if filecache.CLIENT_CACHE_PATH == str(path):
+        return path  # already in place: get_artifact calls this every time
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["METAFLOW_CLIENT_CACHE_PATH"] = str(path)
+    metaflow_config.CLIENT_CACHE_PATH = str(path)
+    filecache.CLIENT_CACHE_PATH = str(path)
+    return path
+
+
+def clear_cache() -> Tuple[Path, int]:
+    """Delete the Client cache folder in use; returns it and the bytes freed."""
+    path = client_cache_dir()
+    freed = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else 0
+    if path.is_dir():
+        shutil.rmtree(path)
+    return path, freed
+
+
+# -- resolving project, branch and run ----------------------------------------------------
+
+
+def _running() -> bool:
+    from metaflow import current
+
+    return bool(current.get("flow_name")) and bool(current.get("run_id"))
+
+
+def _project_config(required: bool) -> Optional[Mapping[str, Any]]:
+    """flowproject.toml from the current directory; None only if there is none and
+    nothing depends on it (a pod has no file: its project comes from the run)."""
+    from ..config.loader import load, locate
+    from ..errors import ConfigError
+
+    try:
+        path = locate()
+    except ConfigError:
+        if required:
+            raise
+        return None
+    return load(path)
+
+
+def _defaults(
+    project: Optional[str], branch: Optional[str], config: Optional[Mapping[str, Any]]
+) -> Tuple[str, str, Optional[Mapping[str, Any]]]:
+    from metaflow import current
+
+    in_run = _running()
+    if config is None:
+        config = _project_config(required=project is None and not in_run)
+    if project is None:
+        project = (current.get("project_name") if in_run else None) or (config or {}).get("project_name")
+    if project is None:
+        raise GetterError("no project: pass project=... or run inside a flow with @project")
+    if branch is None:
+        branch = (current.get("branch_name") if in_run else None) or PRODUCTION_BRANCH
+    return project, branch, config
+
+
+def latest_successful_run(
+    flow_name: str,
+    *,
+    branch: Optional[str] = None,
+    project: Optional[str] = None,
+    tag: Optional[str] = None,
+) -> Run:
+    """The latest successful run of ``flow_name`` in the project branch.
+
+    ``project`` defaults to ``project_name`` of flowproject.toml (the running flow's
+    project inside a run); ``branch`` to the running flow's branch inside a run and to
+    ``prod`` outside one; ``branch="any"`` searches the whole project. With ``tag``,
+    the newest successful run carrying that user tag there (see ``flowproject.getters.tags``).
+    Raises GetterError when the flow does not exist or has no such run there.
+    """
+    project, branch, _ = _defaults(project, branch, None)
+    return _resolve(flow_name, project, branch, None, tag=tag)
+
+
+def _pinned_id(flow_name: str, run_id: str, source: str) -> str:
+    """A run id from a pin or ``run_id=``; ``TrainFlow/123`` is accepted for TrainFlow."""
+    if "/" not in run_id:
+        return run_id
+    parts = run_id.split("/")
+    if len(parts) == 2 and parts[0] == flow_name and parts[1]:
+        return parts[1]
+    raise GetterError(
+        "%s: %r is not a run of %s: expected a run id or %s/<run id>" % (source, run_id, flow_name, flow_name)
+    )
+
+
+def check_successful(run: Run, source: str) -> Run:
+    """``run`` itself when it succeeded; else a one-line GetterError naming ``source``."""
+    if run.successful:
+        return run
+    end = run.end_task
+    if end is None:
+        state = "never reached its end step (it failed, was killed or is still running)"
+    elif "_task_ok" in end:
+        state = "failed in its end step"
+    else:
+        state = "has not finished its end step (it is still running or was killed)"
+    raise GetterError("%s: %s %s; use a successful run" % (source, run.pathspec, state))
+
+
+def resolve_run_id(flow_name: str, run_id: str, source: Optional[str] = None) -> Run:
+    """The successful run ``flow_name/run_id`` (``run_id`` may be ``flow_name/<id>``).
+
+    ``source`` names where the id came from in errors (default ``run_id='<id>'``).
+    """
+    from metaflow import Run
+    from metaflow.exception import MetaflowNotFound
+
+    source = source or "run_id=%r" % str(run_id)
+    plain = _pinned_id(flow_name, str(run_id), source)
+    with any_namespace():
+        try:
+            run = Run("%s/%s" % (flow_name, plain))
+        except MetaflowNotFound:
+            raise GetterError("%s: no run %s/%s" % (source, flow_name, plain)) from None
+        return check_successful(run, source)
+
+
+def _resolve(
+    flow_name: str,
+    project: str,
+    branch: str,
+    run_id: Optional[str],
+    *,
+    tag: Optional[str] = None,
+    source: Optional[str] = None,
+) -> Run:
+    from metaflow import Flow
+    from metaflow.exception import MetaflowNotFound
+
+    with any_namespace():
+        try:
+            Flow(flow_name)
+        except MetaflowNotFound:
+            raise GetterError("no flow named %r in this Metaflow metadata" % flow_name) from None
+    if run_id is not None:
+        return resolve_run_id(flow_name, run_id, source)
+    where = "the whole project" if branch == ANY_BRANCH else "branch %r" % branch
+    if tag is not None:
+        from .tags import latest_tagged_run
+
+        run = latest_tagged_run(flow_name, tag, project=project, branch=branch)
+        if run is None:
+            raise GetterError(
+                "no successful run of %s tagged %r in project %r, %s; tag one with "
+                "`flowproject tag %s/<run id> %s`" % (flow_name, tag, project, where, flow_name, tag)
+            )
+        return run
+    with any_namespace():
+        run = _latest(flow_name, project=project, branch=branch)
+    if run is None:
+        raise GetterError(
+            "no successful run of %s in project %r, %s; run it there first or pass "
+            'branch=... (branch="any" searches the whole project)' % (flow_name, project, where)
+        )
+    return run
+
+
+def get_artifact(
+    flow_name: str,
+    artifact: str,
+    *,
+    run_id: Optional[str] = None,
+    tag: Optional[str] = None,
+    branch: Optional[str] = None,
+    project: Optional[str] = None,
+    config: Optional[Mapping[str, Any]] = None,
+) -> Any:
+    """The value of ``artifact`` from a run of ``flow_name``.
+
+    Which run: ``run_id`` when given (a string: Argo ids look like ``argo-...``; also
+    ``"<flow_name>/<id>"``), else the newest successful run tagged ``tag`` in the project
+    branch, else the ``[getters.<flow_name>] run_id`` pin in the config, else the latest
+    successful run in the project branch (defaults as in ``latest_successful_run``).
+    ``config`` is a resolved flowproject.toml (BaseFlow passes its own); by default the
+    file is found from the current directory. A run id or pin naming a run that is not
+    successful is an error, as is passing both ``run_id`` and ``tag``. Raises
+    GetterError naming what was searched.
+    """
+    if run_id is not None and tag is not None:
+        raise GetterError("pass run_id=... or tag=..., not both")
+    project, branch, config = _defaults(project, branch, config)
+    source = None
+    if run_id is None and tag is None and config is not None:
+        pin = config.get("getters", {}).get(flow_name)
+        if pin:
+            run_id, source = pin["run_id"], "flowproject.toml: getters.%s.run_id" % flow_name
+    use_persistent_cache()
+    run = _resolve(flow_name, project, branch, None if run_id is None else str(run_id), tag=tag, source=source)
+    with any_namespace():
+        data = run.data
+        if data is None or artifact not in data:
+            names = sorted(a.id for a in run.end_task if not a.id.startswith("_")) if run.end_task else []
+            raise GetterError(
+                "%s has no artifact %r; it has: %s" % (run.pathspec, artifact, ", ".join(names) or "none")
+            )
+        return getattr(data, artifact)

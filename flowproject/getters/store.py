@@ -1,0 +1,215 @@
+"""Small JSON records (pointers, leases) in a run's own Metaflow datastore.
+
+Metaflow's datastore API can save and load, but not create a key only if it is absent or
+delete one, which a lease needs; so this talks to the two backends flowproject supports
+directly: a local folder (``O_EXCL``) and S3 (``put_object(IfNoneMatch="*")``). Every
+record lives under the datastore root the run itself uses (its ``--datastore`` and
+``--datastore-root``), so a run with ``--datastore s3`` keeps its records in S3 even when
+the default datastore is local.
+
+Errors are ``StateStoreError`` with the location in the message; callers decide whether
+a failure costs time (a pointer) or means "unknown" (a lease).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Callable, Dict, Optional
+
+from ..errors import FlowprojectError, warn
+
+# Below each flow's folder, like Metaflow's own `latest_run` file: the local metadata
+# provider never mistakes a folder without `_meta/_self.json` for a run.
+RECORDS_DIR = "_flowproject"
+
+
+class StateStoreError(FlowprojectError):
+    headline = "Datastore record unavailable"
+
+
+class StateStore:
+    """Records below one datastore root; ``key`` is ``<Flow>/_flowproject/...``."""
+
+    def __init__(self, ds_type: str, root: str) -> None:
+        self.ds_type, self.root = ds_type, root.rstrip("/")
+        self._s3 = None
+
+    # -- where ------------------------------------------------------------------------
+
+    @classmethod
+    def for_run(cls, flow: Any) -> Optional[StateStore]:
+        """The store of a running flow (inside a step), from its own task datastore."""
+        storage = getattr(getattr(flow, "_datastore", None), "_storage_impl", None)
+        if storage is None:
+            return None
+        return cls(storage.TYPE, storage.datastore_root)
+
+    @classmethod
+    def configured(cls) -> Optional[StateStore]:
+        """Outside a run: the default datastore of the Metaflow config, if it has a root."""
+        from metaflow.metaflow_config import DEFAULT_DATASTORE
+        from metaflow.plugins import DATASTORES
+
+        impl = next((d for d in DATASTORES if d.TYPE == DEFAULT_DATASTORE), None)
+        if impl is None:
+            return None
+        root = impl.get_datastore_root_from_config(lambda *a, **k: None, create_on_absent=False)
+        return cls(DEFAULT_DATASTORE, root) if root else None
+
+    @property
+    def supported(self) -> bool:
+        return self.ds_type in ("local", "s3")
+
+    def uri(self, key: str) -> str:
+        return "%s/%s" % (self.root, key)
+
+    # -- operations -------------------------------------------------------------------
+
+    def read_json(self, key: str) -> Optional[Dict[str, Any]]:
+        """The record, or None when absent. Unreadable or not a JSON object: StateStoreError."""
+        raw = self._read(key)
+        if raw is None:
+            return None
+        try:
+            record = json.loads(raw.decode("utf-8"))
+        except ValueError as e:
+            raise StateStoreError("%s is not valid JSON (%s)" % (self.uri(key), e)) from None
+        if not isinstance(record, dict):
+            raise StateStoreError("%s is not a JSON object" % self.uri(key))
+        return record
+
+    def write_json(self, key: str, record: Dict[str, Any]) -> None:
+        self._write(key, _encode(record), exclusive=False)
+
+    def create_json(self, key: str, record: Dict[str, Any]) -> bool:
+        """Write ``record`` only if ``key`` is absent; False when it already exists."""
+        return self._write(key, _encode(record), exclusive=True)
+
+    def delete(self, key: str) -> None:
+        if self.ds_type == "local":
+            try:
+                os.unlink(self._local_path(key))
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                raise StateStoreError("cannot delete %s: %s" % (self.uri(key), e.strerror)) from None
+        elif self.ds_type == "s3":
+            client, error = self._s3_client()
+            bucket, path = self._s3_location(key)
+            try:
+                client.delete_object(Bucket=bucket, Key=path)
+            except error as e:
+                raise StateStoreError("cannot delete %s: %s" % (self.uri(key), _s3_code(e))) from None
+        else:
+            raise StateStoreError("the %s datastore is not supported for %s" % (self.ds_type, self.uri(key)))
+
+    # -- backends ---------------------------------------------------------------------
+
+    def _local_path(self, key: str) -> str:
+        return os.path.join(self.root, *key.split("/"))
+
+    def _s3_location(self, key: str):
+        from urllib.parse import urlparse
+
+        parsed = urlparse(self.root)
+        prefix = parsed.path.strip("/")
+        return parsed.netloc, "%s/%s" % (prefix, key) if prefix else key
+
+    def _s3_client(self):
+        if self._s3 is None:
+            from metaflow.plugins.datatools.s3.s3util import get_s3_client
+
+            self._s3 = get_s3_client()
+        return self._s3
+
+    def _read(self, key: str) -> Optional[bytes]:
+        if self.ds_type == "local":
+            try:
+                with open(self._local_path(key), "rb") as f:
+                    return f.read()
+            except FileNotFoundError:
+                return None
+            except OSError as e:
+                raise StateStoreError("cannot read %s: %s" % (self.uri(key), e.strerror)) from None
+        if self.ds_type == "s3":
+            client, error = self._s3_client()
+            bucket, path = self._s3_location(key)
+            try:
+                return client.get_object(Bucket=bucket, Key=path)["Body"].read()
+            except error as e:
+                code = _s3_code(e)
+                # Without s3:ListBucket, S3 answers a missing key with 403, not 404.
+                if code in ("NoSuchKey", "404", "403", "AccessDenied"):
+                    return None
+                raise StateStoreError("cannot read %s: %s" % (self.uri(key), code)) from None
+        raise StateStoreError("the %s datastore is not supported for %s" % (self.ds_type, self.uri(key)))
+
+    def _write(self, key: str, body: bytes, exclusive: bool) -> bool:
+        if self.ds_type == "local":
+            path = self._local_path(key)
+            try:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                if exclusive:
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                    with os.fdopen(fd, "wb") as f:
+                        f.write(body)
+                    return True
+                # Write aside and rename, so a reader never sees half a record.
+                tmp = "%s.%d.tmp" % (path, os.getpid())
+                with open(tmp, "wb") as f:
+                    f.write(body)
+                os.replace(tmp, path)
+                return True
+            except FileExistsError:
+                if exclusive:
+                    return False
+                raise StateStoreError("cannot write %s: a file is in the way" % self.uri(key)) from None
+            except OSError as e:
+                raise StateStoreError("cannot write %s: %s" % (self.uri(key), e.strerror)) from None
+        if self.ds_type == "s3":
+            client, error = self._s3_client()
+            bucket, path = self._s3_location(key)
+            extra = {"IfNoneMatch": "*"} if exclusive else {}
+            try:
+                client.put_object(Bucket=bucket, Key=path, Body=body, **extra)
+                return True
+            except error as e:
+                code = _s3_code(e)
+                if exclusive and code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                    return False
+                raise StateStoreError("cannot write %s: %s" % (self.uri(key), code)) from None
+        raise StateStoreError("the %s datastore is not supported for %s" % (self.ds_type, self.uri(key)))
+
+
+def _encode(record: Dict[str, Any]) -> bytes:
+    return json.dumps(record, sort_keys=True).encode("utf-8")
+
+
+def _s3_code(e: Exception) -> str:
+    response = getattr(e, "response", None) or {}
+    return str(response.get("Error", {}).get("Code") or e)
+
+
+def read_index(
+    store: Optional[StateStore], key: str, problem: Callable[[Dict[str, Any]], Optional[str]]
+) -> Optional[Dict[str, Any]]:
+    """An index record, or None when absent, unreadable or invalid (with a warning).
+
+    ``problem(record)`` says what is wrong with a record that parsed, or None. Every None
+    means the caller lists runs instead: an index costs time when broken, never a run.
+    """
+    if store is None or not store.supported:
+        return None
+    try:
+        record = store.read_json(key)
+    except StateStoreError as e:
+        warn("%s; using the run listing instead" % e)
+        return None
+    if record is None:
+        return None
+    wrong = problem(record)
+    if wrong:
+        warn("%s %s; using the run listing instead" % (store.uri(key), wrong))
+        return None
+    return record

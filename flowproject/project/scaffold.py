@@ -1,0 +1,225 @@
+"""``flowproject init`` and ``flowproject new``: a project's files, written from templates.
+
+The templates ship inside the package (``flowproject/project/templates/``), so an installed
+flowproject can set up any repository. Nothing is ever overwritten: a file that exists is
+reported as skipped, and ``.gitignore`` only gets the lines it lacks, so running ``init``
+twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import keyword
+import os
+import re
+import stat
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import List, Optional, Tuple, Union
+
+from ..config.schema import PROJECT_NAME_RE
+from ..errors import FlowprojectError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+# What `init` writes: (template, path relative to the project folder or, for .github/, to
+# the git root, executable). GitHub reads workflows only from the repository root.
+PROJECT_FILES: Tuple[Tuple[str, str, bool], ...] = (
+    ("flowproject.toml.tmpl", "flowproject.toml", False),
+    ("sensor.flow.py.tmpl", "flows/sensor.flow.py", False),
+    ("sensor.sql.tmpl", "sql/sensor.sql", False),
+    ("deploy.tmpl", "deploy", True),
+)
+GITHUB_FILES: Tuple[Tuple[str, str, bool], ...] = (
+    ("github/workflows/flowproject-tests.yml", ".github/workflows/flowproject-tests.yml", False),
+    ("github/workflows/flowproject-deploy.yml", ".github/workflows/flowproject-deploy.yml", False),
+    ("github/actions/flowproject-setup/action.yml", ".github/actions/flowproject-setup/action.yml", False),
+    (
+        "github/actions/flowproject-deploy-setup/action.yml",
+        ".github/actions/flowproject-deploy-setup/action.yml",
+        False,
+    ),
+)
+# Local runs write these into the current folder; they never belong in git.
+GITIGNORE_LINES = (".metaflow/", "metaflow_card_cache/")
+DATA_KEEP = "data/.gitkeep"
+
+# A flow name for `new`: a snake_case identifier, so the file name and the class name
+# (its CamelCase) are both predictable.
+FLOW_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# Metaflow flow names appear in Argo object names, which Kubernetes caps at 253.
+MAX_FLOW_NAME = 100
+
+
+class ScaffoldError(FlowprojectError):
+    headline = "flowproject scaffold error"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class InitReport:
+    """What ``init`` did, as paths relative to the project folder."""
+
+    root: Path
+    written: List[str] = field(default_factory=list)
+    skipped: List[str] = field(default_factory=list)
+    appended: List[str] = field(default_factory=list)
+
+    def lines(self) -> List[str]:
+        out = ["wrote    %s" % p for p in self.written]
+        out += ["appended %s" % p for p in self.appended]
+        out += ["skipped  %s (exists)" % p for p in self.skipped]
+        return out
+
+
+def template_text(name: str) -> str:
+    """The text of a packaged template (``flowproject/project/templates/<name>``)."""
+    return resources.files("flowproject.project").joinpath("templates", *name.split("/")).read_text(encoding="utf-8")
+
+
+def _git_root(folder: Path) -> Path:
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=folder, capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError:
+        raise ScaffoldError(msg="git is not installed; flowproject init sets up a git repository") from None
+    if proc.returncode != 0:
+        raise ScaffoldError(msg="%s is not inside a git repository; run git init there first" % folder)
+    return Path(proc.stdout.strip()).resolve()
+
+
+def default_project_name(folder: Path) -> str:
+    """``[project] name`` of the folder's pyproject.toml, else the folder's name, made a
+    valid Metaflow project name (lowercase letters, digits and ``_``)."""
+    name = folder.name
+    pyproject = folder / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            name = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("name") or name
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            pass  # a broken pyproject is the user's to fix; the folder name still works
+    cleaned = re.sub(r"[^a-z0-9_]+", "_", str(name).lower()).strip("_")
+    return cleaned or "project"
+
+
+def default_flowproject_spec() -> str:
+    """The pip requirement the generated workflows install flowproject with."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return "flowproject[s3]==%s" % version("flowproject")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "flowproject[s3]"
+
+
+def _write_new(path: Path, text: str, executable: bool) -> bool:
+    """Create ``path`` with ``text`` unless it exists; True when written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: a file that appeared since we looked is still never overwritten.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    if executable:
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return True
+
+
+def _append_gitignore(path: Path) -> List[str]:
+    existing = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    present = {line.strip() for line in existing}
+    missing = [line for line in GITIGNORE_LINES if line not in present and line.rstrip("/") not in present]
+    if missing:
+        with path.open("a", encoding="utf-8") as f:
+            if existing and not path.read_text(encoding="utf-8").endswith("\n"):
+                f.write("\n")
+            f.write("# Metaflow's local runs (flowproject init)\n")
+            f.write("".join(line + "\n" for line in missing))
+    return missing
+
+
+def init(
+    directory: Union[str, Path] = ".",
+    *,
+    project_name: Optional[str] = None,
+    flowproject_spec: Optional[str] = None,
+) -> InitReport:
+    """Set up flowproject in ``directory``, a folder inside a git repository.
+
+    Writes ``flowproject.toml``, ``flows/sensor.flow.py``, ``sql/sensor.sql``, ``deploy``,
+    ``data/.gitkeep`` and the GitHub workflows (at the git root), and appends the Metaflow
+    lines ``.gitignore`` lacks. Existing files are skipped, never changed.
+    ``project_name`` defaults to :func:`default_project_name`; ``flowproject_spec`` is
+    the pip requirement the workflows install flowproject with.
+    """
+    root = Path(directory).resolve()
+    if not root.is_dir():
+        raise ScaffoldError(msg="%s is not a folder" % directory)
+    git_root = _git_root(root)
+    name = project_name if project_name is not None else default_project_name(root)
+    if not PROJECT_NAME_RE.match(name):
+        raise ScaffoldError(
+            msg="--project-name: expected a Metaflow project name of lowercase letters, digits and _; got %r" % name
+        )
+    project_dir = root.relative_to(git_root).as_posix() or "."
+    substitutions = {
+        "@@PROJECT_NAME@@": name,
+        "@@PROJECT_DIR@@": project_dir,
+        # For paths GitHub resolves from the repository root (hashFiles).
+        "@@PROJECT_PREFIX@@": "" if project_dir == "." else project_dir + "/",
+        "@@FLOWPROJECT_SPEC@@": flowproject_spec or default_flowproject_spec(),
+    }
+    report = InitReport(root)
+    planned = [(t, root / dest, x) for t, dest, x in PROJECT_FILES]
+    planned += [(t, git_root / dest, x) for t, dest, x in GITHUB_FILES]
+    for template, dest, executable in planned:
+        text = template_text(template)
+        for placeholder, value in substitutions.items():
+            text = text.replace(placeholder, value)
+        label = os.path.relpath(dest, root)
+        (report.written if _write_new(dest, text, executable) else report.skipped).append(label)
+    # An empty data/ so the default local source watches a folder that exists.
+    if not (root / "data").exists():
+        _write_new(root / DATA_KEEP, "", False)
+        report.written.append(DATA_KEEP)
+    if _append_gitignore(git_root / ".gitignore"):
+        report.appended.append(os.path.relpath(git_root / ".gitignore", root))
+    return report
+
+
+# -- new ------------------------------------------------------------------------------------
+
+
+NEW_FLOW_TEMPLATE = "new.flow.py.tmpl"
+
+
+def flow_class_name(name: str) -> str:
+    """``train_topic_model`` -> ``TrainTopicModel`` (the team guide: no ``Flow`` suffix)."""
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
+
+
+def new_flow(name: str, directory: Union[str, Path] = ".") -> Path:
+    """Write ``flows/<name>.flow.py`` in ``directory`` and return its path.
+
+    Refuses an invalid name or an existing file with a one-line ScaffoldError.
+    """
+    if not FLOW_NAME_RE.match(name) or len(name) > MAX_FLOW_NAME or keyword.iskeyword(name):
+        raise ScaffoldError(
+            msg="invalid flow name %r: expected lowercase letters, digits and _, starting with a letter "
+            "(at most %d characters), like train_model" % (name, MAX_FLOW_NAME)
+        )
+    path = Path(directory).resolve() / "flows" / ("%s.flow.py" % name)
+    text = template_text(NEW_FLOW_TEMPLATE).replace("@@CLASS_NAME@@", flow_class_name(name))
+    if not _write_new(path, text, False):
+        raise ScaffoldError(msg="%s exists; flowproject new never overwrites a file" % os.path.relpath(path))
+    return path

@@ -1,0 +1,53 @@
+"""The SensorFlow card: what was observed, against what, and what happened to the event."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..flow.options import task_environment
+
+# Cards are for people; a huge query result would bury the answer.
+MAX_SHOWN_CHARS = 2000
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, indent=2, sort_keys=True, default=str)
+    return text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + "\n... (truncated)"
+
+
+def render_sensor_card(card: Any, decision: Any) -> None:
+    """Append a tick's record to ``current.card`` (``card`` is that object).
+
+    ``decision`` is anything with the tick's artifacts as attributes (the running flow).
+    """
+    from metaflow.cards import Markdown, Table
+
+    event = decision.event
+    if decision.outcome == "skipped":
+        card.append(Markdown("# Sensor: skipped\n%s" % decision.outcome_reason))
+        return
+    if not event.get("name"):
+        event_line = "No event: %s" % event.get("reason", "")
+    elif event.get("publish"):
+        event_line = "Publishing `%s` in the end step." % event["name"]
+    else:
+        event_line = "NOT sent `%s`: %s" % (event["name"], event.get("reason", ""))
+    card.append(Markdown("# Sensor: %s" % ("CHANGED" if decision.changed else "no change")))
+    card.append(
+        Table(
+            [
+                ["Observed", decision.summary],
+                ["Fingerprint", decision.fingerprint],
+                ["Previous run", decision.previous_run or "none (first run of this branch)"],
+                ["Previous fingerprint", decision.previous_fingerprint or "-"],
+                ["Changed", str(decision.changed)],
+                ["Event", event_line],
+                ["Environment", task_environment() or "-"],
+            ],
+            headers=["", ""],
+        )
+    )
+    card.append(Markdown("## Value\n```\n%s\n```" % _shown(decision.value)))
+    card.append(Markdown("## Previous value\n```\n%s\n```" % _shown(decision.previous_value)))
+    card.append(Markdown("## Event payload\n```\n%s\n```" % _shown(event.get("payload"))))

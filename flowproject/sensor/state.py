@@ -1,0 +1,133 @@
+"""A sensor's state per project branch: which run the next tick compares with.
+
+Two slots, because a tick that could not deliver its event must not hide the change
+from ticks that can (README, "Sensor semantics"):
+
+- ``delivered``: the newest run whose change reached consumers, or that had nothing to
+  deliver. Ticks that can publish (deployed, or a webhook configured) compare with it.
+- ``seen``: the newest run of either kind. Ticks that cannot publish (a laptop without a
+  webhook) compare with it, so a re-run there says "no change".
+
+Each run records its kind in the ``state_kind`` artifact (``"delivered"``,
+``"undelivered"``, or None for a tick that yielded). The slots are indexed by a pointer
+``<Flow>/_flowproject/state/<project>/<branch>.json`` in the run's datastore; the listing
+fallback (newest-created successful run of the branch with an accepted kind) gives the
+same answer, because ticks only ever record a run newer than the one in the slot.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
+
+from ..errors import warn
+from ..getters.runs import any_namespace, in_branch, is_run_id, newest_run, pointed_run, write_pointer
+from ..getters.store import RECORDS_DIR, StateStore, read_index
+
+if TYPE_CHECKING:  # pragma: no cover
+    from metaflow import Run
+
+DELIVERED, UNDELIVERED = "delivered", "undelivered"
+SLOTS = {DELIVERED: (DELIVERED,), "seen": (DELIVERED, UNDELIVERED)}
+
+
+def state_key(flow_name: str, project: str, branch: str) -> str:
+    return "%s/%s/state/%s/%s.json" % (flow_name, RECORDS_DIR, project, branch)
+
+
+def slot_for(can_deliver: bool) -> str:
+    return DELIVERED if can_deliver else "seen"
+
+
+def kind_of(run: Run) -> Optional[str]:
+    """A run's ``state_kind``; runs from before it existed count as delivered."""
+    try:
+        task = run["end"].task
+    except KeyError:
+        return None
+    if task is None:
+        return None
+    if "state_kind" in task:
+        return task["state_kind"].data
+    return DELIVERED
+
+
+def _slots_problem(record: Dict[str, Any]) -> Optional[str]:
+    if not any(slot in record for slot in SLOTS):
+        return "has no state slots"
+    for slot in SLOTS:
+        entry = record.get(slot)
+        if entry is not None and not (isinstance(entry, dict) and is_run_id(entry.get("run_id"))):
+            return "has a malformed %r slot" % slot
+    return None
+
+
+def _read_slots(store: Optional[StateStore], key: str) -> Optional[Dict[str, Any]]:
+    return read_index(store, key, _slots_problem)
+
+
+def find_state(
+    flow_name: str,
+    project: str,
+    branch: str,
+    *,
+    can_deliver: bool,
+    store: Optional[StateStore],
+    exclude_run_id: Optional[str] = None,
+) -> Optional[Run]:
+    """The run a tick compares with; the caller's namespace is restored afterwards."""
+    slot = slot_for(can_deliver)
+    accepted = SLOTS[slot]
+    with any_namespace():
+        record = _read_slots(store, state_key(flow_name, project, branch))
+        if record is not None and slot in record:
+            entry = record[slot]
+            if entry is None:
+                return None
+            if entry["run_id"] != exclude_run_id:
+                run = pointed_run(flow_name, entry["run_id"])
+                if run is not None and in_branch(run, project, branch) and run.successful and kind_of(run) in accepted:
+                    return run
+                warn(
+                    "the %s state pointer names %s/%s, which is not a successful %s run of %s; "
+                    "using the run listing instead" % (slot, flow_name, entry["run_id"], slot, branch)
+                )
+        return newest_run(flow_name, project, branch, lambda r: kind_of(r) in accepted, exclude_run_id)
+
+
+def record_state(
+    store: Optional[StateStore],
+    flow_name: str,
+    project: str,
+    branch: str,
+    run_id: str,
+    created_at: float,
+    kind: str,
+    fallback: Callable[[], Dict[str, Optional[Run]]],
+) -> None:
+    """Move the slots of ``kind`` to this run, each only if it is newer than the slot's run.
+
+    Called by the lease holder, so nobody writes in between. ``fallback`` holds the
+    current run of each slot when the pointer does not exist yet (first run with it).
+    """
+    if store is None or not store.supported:
+        return
+    key = state_key(flow_name, project, branch)
+    current = _read_slots(store, key)
+    if current is None:
+        current = {slot: _entry(run) for slot, run in fallback().items()}
+    entry = {"run_id": str(run_id), "created_at": created_at}
+    for slot, accepted in SLOTS.items():
+        old = current.get(slot)
+        if kind in accepted and (old is None or old.get("created_at", 0) <= created_at):
+            current[slot] = entry
+    current.update(flow=flow_name, project=project, branch=branch, recorded_at=time.time())
+    write_pointer(store, key, current)
+
+
+def _entry(run: Optional[Run]) -> Optional[Dict[str, Any]]:
+    return None if run is None else {"run_id": run.id, "created_at": created_ts(run)}
+
+
+def created_ts(run: Run) -> float:
+    return run.created_at.timestamp()

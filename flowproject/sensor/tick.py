@@ -1,0 +1,222 @@
+"""One sensor tick, in two steps, serialized per (flow, project, branch).
+
+``start`` takes the branch's lease, finds the state to compare with, observes and decides;
+``end`` re-checks that nothing moved (a resumed run, a lease taken over after expiry),
+publishes, records the state and gives the lease back. A tick that finds the lease held,
+or finds that a newer tick already recorded the state, *yields*: it ends successfully with
+``outcome = "skipped"`` and a reason, publishes nothing and never becomes the state. Any
+failure releases the lease, so the next tick tries again (at-least-once).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, Optional
+
+from ..errors import warn
+from ..getters.runs import any_namespace
+from ..getters.store import StateStore, StateStoreError
+from . import lease
+from .decide import CHANGED, NO_CHANGE, SKIPPED, decide
+from .state import DELIVERED, UNDELIVERED, created_ts, find_state, record_state
+
+
+def _run_pathspec() -> str:
+    from metaflow import current
+
+    return "%s/%s" % (current.flow_name, current.run_id)
+
+
+def _created_ts() -> float:
+    from metaflow import Run
+
+    with any_namespace():
+        return created_ts(Run(_run_pathspec()))
+
+
+def _lease(flow: Any):
+    """(store, key) of this branch's lease, or (None, None) where it cannot be kept."""
+    from metaflow import current
+
+    store = StateStore.for_run(flow)
+    if store is None or not store.supported:
+        warn(
+            "the %s datastore cannot hold a lease: overlapping ticks are not serialized"
+            % (store.ds_type if store else "unknown")
+        )
+        return None, None
+    return store, lease.lease_key(current.flow_name, current.project_name, current.branch_name)
+
+
+def _take(flow: Any) -> Optional[str]:
+    """Take the lease; the reason to yield when another tick holds it."""
+    store, key = _lease(flow)
+    if store is None:
+        return None
+    try:
+        got = lease.acquire(store, key, _run_pathspec(), int(flow.flowconfig["sensor"]["lease_seconds"]))
+    except StateStoreError as e:
+        warn("%s: this tick runs without the lease" % e)
+        return None
+    if got.note:
+        print(got.note)
+    if got.held:
+        return None
+    holder = got.holder or {}
+    expires = holder.get("expires_at")
+    until = (
+        datetime.datetime.fromtimestamp(expires, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if isinstance(expires, (int, float))
+        else "unknown"
+    )
+    return "tick %s holds this branch's lease (until %s at the latest); it observes for both" % (
+        holder.get("run"),
+        until,
+    )
+
+
+def _give_back(flow: Any) -> None:
+    store, key = _lease(flow)
+    if store is None:
+        return
+    try:
+        lease.release(store, key, _run_pathspec())
+    except StateStoreError as e:
+        warn("%s: the lease expires by itself" % e)
+
+
+def _skip(flow: Any, reason: str) -> None:
+    flow.outcome, flow.outcome_reason = SKIPPED, reason
+    event = dict(flow.event) if isinstance(getattr(flow, "event", None), dict) else {"name": flow.event_name}
+    event.update(publish=False, sent=False, reason="tick skipped: %s" % reason)
+    event.pop("due", None)
+    flow.event = event
+    flow.state_kind = None
+    print("Skipped: %s" % reason)
+
+
+def start(flow: Any) -> None:
+    """SensorFlow's ``start``: lease, state, observation, decision (all as artifacts)."""
+    from metaflow import current
+
+    from ..events.publishing import check_published_name, delivery_blocker
+
+    flowconfig = flow.flowconfig
+    flow.event_name = check_published_name(flow.sensor_event, flowconfig)
+    blocker = delivery_blocker()
+    flow.can_deliver = blocker is None
+    for name in ("value", "fingerprint", "changed", "previous_run", "previous_fingerprint", "previous_value"):
+        setattr(flow, name, None)
+    flow.summary = "not observed"
+    flow.event = {"name": flow.event_name, "sent": False}
+    flow.state_kind = None
+    why = _take(flow)
+    if why:
+        _skip(flow, why)
+        return
+    try:
+        previous = find_state(
+            current.flow_name,
+            current.project_name,
+            current.branch_name,
+            can_deliver=flow.can_deliver,
+            store=StateStore.for_run(flow),
+            exclude_run_id=current.run_id,
+        )
+        if previous is not None and created_ts(previous) > _created_ts():
+            _give_back(flow)
+            _skip(flow, "a newer tick, %s, already recorded this branch's state" % previous.pathspec)
+            return
+        decision = decide(
+            flow.query(),
+            previous=previous,
+            sensor=flowconfig["sensor"],
+            event_name=flow.event_name,
+            run_pathspec=_run_pathspec(),
+            force=flow.force_trigger,
+            delivery_blocker=blocker,
+        )
+    except BaseException:
+        _give_back(flow)
+        raise
+    for name, value in decision.as_dict().items():
+        setattr(flow, name, value)
+    flow.outcome = CHANGED if decision.changed else NO_CHANGE
+    flow.outcome_reason = None
+    print("%s; changed=%s; previous=%s" % (decision.summary, decision.changed, decision.previous_run))
+
+
+def end(flow: Any) -> None:
+    """SensorFlow's ``end``: re-check, publish, record the state, release the lease."""
+    from metaflow import current
+
+    from ..events.publishing import publish
+
+    if flow.outcome == SKIPPED:
+        return
+    why = _take(flow)  # held since start; a resumed run takes it anew
+    if why:
+        _skip(flow, why)
+        return
+    try:
+        store = StateStore.for_run(flow)
+        now = find_state(
+            current.flow_name,
+            current.project_name,
+            current.branch_name,
+            can_deliver=flow.can_deliver,
+            store=store,
+            exclude_run_id=current.run_id,
+        )
+        moved_to = now.pathspec if now is not None else None
+        if moved_to != flow.previous_run:
+            _skip(
+                flow,
+                "superseded: this branch's state moved from %s to %s after this tick observed; "
+                "the next tick compares with it" % (flow.previous_run, moved_to),
+            )
+            return
+        event = publish(flow.event, timeout_seconds=flow.flowconfig.sensor.publish_timeout_seconds)
+        flow.event = event
+        due, sent = bool(event.get("due")), bool(event.get("sent"))
+        if sent or (not due and not _previous_undelivered(now)):
+            flow.state_kind = DELIVERED
+        else:
+            flow.state_kind = UNDELIVERED
+        if not sent and (due or flow.outcome == CHANGED):
+            flow.outcome_reason = event.get("reason")
+        record_state(
+            store,
+            current.flow_name,
+            current.project_name,
+            current.branch_name,
+            current.run_id,
+            _created_ts(),
+            flow.state_kind,
+            fallback=lambda: _slots_now(flow),
+        )
+    finally:
+        _give_back(flow)
+
+
+def _previous_undelivered(previous: Any) -> bool:
+    from .state import kind_of
+
+    return previous is not None and kind_of(previous) == UNDELIVERED
+
+
+def _slots_now(flow: Any) -> dict:
+    """Each slot's run from the listing, for a branch whose pointer does not exist yet."""
+    from metaflow import current
+
+    return {
+        slot: find_state(
+            current.flow_name,
+            current.project_name,
+            current.branch_name,
+            can_deliver=(slot == DELIVERED),
+            store=None,
+            exclude_run_id=current.run_id,
+        )
+        for slot in ("delivered", "seen")
+    }
