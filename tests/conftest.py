@@ -42,7 +42,9 @@ class MetaflowSandbox:
             k: v
             for k, v in os.environ.items()
             # Nothing from the developer's own Metaflow or AWS setup leaks in.
-            if not k.startswith(("METAFLOW_", "FLOWPROJECT_", "AWS_", "SNOWFLAKE_", "GITHUB_", "CI_COMMIT", "BRANCH_NAME"))
+            if not k.startswith(
+                ("METAFLOW_", "FLOWPROJECT_", "AWS_", "SNOWFLAKE_", "GITHUB_", "CI_COMMIT", "BRANCH_NAME")
+            )
         }
         self.env.update(
             {
@@ -85,10 +87,13 @@ class MetaflowSandbox:
 
     def client(self, code: str, env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None) -> Any:
         """Run Client API code in this sandbox; the code sets ``result`` (JSON-able)."""
-        script = "import json\nfrom metaflow import *\n%s\nprint('@@RESULT@@' + json.dumps(result))\n" % textwrap.dedent(code)
+        script = (
+            "import json\nfrom metaflow import *\n%s\nprint('@@RESULT@@' + json.dumps(result))\n"
+            % textwrap.dedent(code)
+        )
         proc = self.run_ok(["-c", script], env=env, cwd=cwd)
-        line = [l for l in proc.stdout.splitlines() if l.startswith("@@RESULT@@")][-1]
-        return json.loads(line[len("@@RESULT@@"):])
+        line = [line for line in proc.stdout.splitlines() if line.startswith("@@RESULT@@")][-1]
+        return json.loads(line[len("@@RESULT@@") :])
 
 
 @pytest.fixture

@@ -30,7 +30,9 @@ class MetadataService:
         self.log = open(root / "service.log", "wb")
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("service_metadata_server.py")), str(self.port), str(root)],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while True:
@@ -41,7 +43,7 @@ class MetadataService:
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.close()
-                    raise RuntimeError("metaflow-local-service did not start: %s" % (root / "service.log"))
+                    raise RuntimeError("metaflow-local-service did not start: %s" % (root / "service.log")) from None
                 time.sleep(0.1)
 
     @property

@@ -22,7 +22,9 @@ def build_app(root: str):
     app = server.create_app(root)
 
     def one(flow_name: str, run_id: str, step_name: str, task_id: str, name: str, attempt: Optional[int]):
-        found = [a for a in store.get_artifacts(flow_name, run_id, step_name, task_id, attempt) if a.get("name") == name]
+        found = [
+            a for a in store.get_artifacts(flow_name, run_id, step_name, task_id, attempt) if a.get("name") == name
+        ]
         if not found:
             raise HTTPException(status_code=404, detail="no artifact %s" % name)
         # Without an attempt, the latest one (as the real service answers).

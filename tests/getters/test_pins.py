@@ -1,0 +1,253 @@
+"""`flowproject pin` and pinned run ids, with real runs (plain, --branch, --production)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import run_id_of, write_project
+from test_getters import CONSUMER
+
+PRODUCER = """
+import time
+from metaflow import Parameter, step
+from flowproject import BaseFlow
+
+
+class ProducerFlow(BaseFlow):
+    number = Parameter("number", type=int, default=0)
+    fail = Parameter("fail", type=bool, default=False)
+    sleep = Parameter("sleep", type=int, default=0)
+
+    @step
+    def start(self):
+        self.value = self.number
+        time.sleep(self.sleep)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        if self.fail:
+            raise RuntimeError("failing on purpose")
+
+
+if __name__ == "__main__":
+    ProducerFlow()
+"""
+
+
+# Comments and blank lines before, between and after: the pin must keep every one.
+TOML = """\
+# Team project: keep this header.
+project_name = "pinproj"   # the @project name
+
+# what the sensor watches
+[data]
+type = "local"   # files on disk
+path = "data"
+
+# trailing notes stay too
+"""
+
+GET = """
+from flowproject import get_artifact, GetterError
+try:
+    result = get_artifact(%s)
+except GetterError as e:
+    result = "ERR " + str(e)
+"""
+
+
+@pytest.fixture
+def project(tmp_path):
+    return write_project(tmp_path / "proj", TOML, {"producer.flow.py": PRODUCER, "consumer.flow.py": CONSUMER})
+
+
+def produce(sandbox, project, number, *flags, ok=True, run_args=()):
+    cmd = ["flows/producer.flow.py", *flags, "run", "--number", str(number), *run_args]
+    proc = (sandbox.run_ok if ok else sandbox.run)(cmd, cwd=project)
+    return run_id_of(proc)
+
+
+def cli(sandbox, project, *args):
+    return sandbox.run(["-m", "flowproject.cli", *args], cwd=project)
+
+
+def get(sandbox, project, args):
+    return sandbox.client(GET % args, cwd=project)
+
+
+def test_pin_round_trip_keeps_comments_and_layout(sandbox, project):
+    prod_old = produce(sandbox, project, 1, "--production")
+    prod_new = produce(sandbox, project, 2, "--production")
+    branch = produce(sandbox, project, 3, "--branch", "a")
+    toml = project / "flowproject.toml"
+
+    proc = cli(sandbox, project, "pin", "ProducerFlow")
+    assert proc.returncode == 0, proc.stderr
+    assert "pinned ProducerFlow/%s in" % prod_new in proc.stdout
+    pinned_text = TOML + '\n[getters.ProducerFlow]\nrun_id = "%s"\n' % prod_new
+    assert toml.read_text() == pinned_text
+
+    # Re-pinning changes the value and nothing else.
+    proc = cli(sandbox, project, "pin", "ProducerFlow", "--branch", "test.a")
+    assert proc.returncode == 0, proc.stderr
+    assert "(was %s)" % prod_new in proc.stdout
+    assert toml.read_text() == pinned_text.replace(prod_new, branch)
+    assert get(sandbox, project, '"ProducerFlow", "value"') == 3  # the pin wins over prod's latest
+
+    proc = cli(sandbox, project, "pin", "ProducerFlow", "--run", "ProducerFlow/%s" % prod_old)
+    assert proc.returncode == 0, proc.stderr
+    assert toml.read_text() == pinned_text.replace(prod_new, prod_old)
+    proc = sandbox.run_ok(["flows/consumer.flow.py", "--production", "run"], cwd=project)
+    assert "GOT 1" in proc.stdout
+
+
+def test_pin_keeps_a_comment_on_the_pinned_line_and_tables_after_it(sandbox, project):
+    run = produce(sandbox, project, 5)
+    toml = project / "flowproject.toml"
+    text = (
+        'project_name = "pinproj"\n\n[getters.ProducerFlow]\nrun_id = "old"  # reviewed in PR 42\n'
+        '# why we pin\n\n[sensor]\ncron_schedule = "0 * * * *"  # hourly\n'
+    )
+    toml.write_text(text)
+    user_branch = sandbox.client("namespace(None)\nresult = sorted(Run('ProducerFlow/%s').tags)" % run, cwd=project)
+    branch = [t.split(":", 1)[1] for t in user_branch if t.startswith("project_branch:")][0]
+    proc = cli(sandbox, project, "pin", "ProducerFlow", "--branch", branch)
+    assert proc.returncode == 0, proc.stderr
+    assert toml.read_text() == text.replace('"old"', '"%s"' % run)
+
+
+def test_pin_check_good_and_bad_pins(sandbox, project):
+    good = produce(sandbox, project, 1, "--production")
+    failed = produce(sandbox, project, 2, "--production", ok=False, run_args=("--fail", "true"))
+    toml = project / "flowproject.toml"
+
+    assert cli(sandbox, project, "pin", "ProducerFlow").returncode == 0
+    proc = cli(sandbox, project, "pin", "--check")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+    # Pinning a run that failed is refused before the file is touched.
+    before = toml.read_text()
+    proc = cli(sandbox, project, "pin", "ProducerFlow", "--run", failed)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "error: run_id=%r: ProducerFlow/%s failed in its end step; use a successful run" % (failed, failed)
+    )
+    assert toml.read_text() == before
+
+    # A pin edited by hand to a failed run, and one to a run that does not exist.
+    toml.write_text(before.replace(good, failed) + '\n[getters.ConsumerFlow]\nrun_id = "12345"\n')
+    proc = cli(sandbox, project, "pin", "--check")
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines() == [
+        "flowproject.toml: getters.ConsumerFlow.run_id: no run ConsumerFlow/12345",
+        "flowproject.toml: getters.ProducerFlow.run_id: ProducerFlow/%s failed in its end step; "
+        "use a successful run" % failed,
+    ]
+    assert "Traceback" not in proc.stderr
+
+
+def test_pin_errors_are_one_line(sandbox, project):
+    proc = cli(sandbox, project, "pin", "ProducerFlow")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: no flow named 'ProducerFlow' in this Metaflow metadata"
+    produce(sandbox, project, 1, "--branch", "a")
+    proc = cli(sandbox, project, "pin", "ProducerFlow")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith(
+        "error: no successful run of ProducerFlow in project 'pinproj', branch 'prod'"
+    )
+    assert cli(sandbox, project, "pin").returncode == 2
+    assert "Traceback" not in proc.stderr
+
+
+def _wait_for_run(sandbox, project, deadline=120):
+    """The id of ProducerFlow's first run, once its metadata exists."""
+    code = (
+        "namespace(None)\ntry:\n    result = [r.id for r in Flow('ProducerFlow')]\nexcept Exception:\n    result = []"
+    )
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        ids = sandbox.client(code, cwd=project)
+        if ids:
+            return ids[0]
+        time.sleep(1)
+    raise AssertionError("the run never appeared")
+
+
+def test_pins_and_run_ids_to_unsuccessful_runs_are_one_line_getter_errors(sandbox, project):
+    good = produce(sandbox, project, 7, "--production")
+    failed = produce(sandbox, project, 8, "--production", ok=False, run_args=("--fail", "true"))
+
+    failed_msg = "ProducerFlow/%s failed in its end step; use a successful run" % failed
+    assert get(sandbox, project, '"ProducerFlow", "value", run_id="%s"' % failed) == "ERR run_id=%r: %s" % (
+        failed,
+        failed_msg,
+    )
+    # A pathspec of the same flow is accepted; another flow or a deeper path is one line.
+    assert get(sandbox, project, '"ProducerFlow", "value", run_id="ProducerFlow/%s"' % good) == 7
+    assert get(sandbox, project, '"ProducerFlow", "value", run_id="TrainFlow/%s"' % good) == (
+        "ERR run_id='TrainFlow/%s': 'TrainFlow/%s' is not a run of ProducerFlow: expected a run id or "
+        "ProducerFlow/<run id>" % (good, good)
+    )
+    assert get(sandbox, project, '"ProducerFlow", "value", run_id="ProducerFlow/%s/start"' % good).startswith(
+        "ERR run_id='ProducerFlow/%s/start': 'ProducerFlow/%s/start' is not a run of ProducerFlow" % (good, good)
+    )
+
+    toml = project / "flowproject.toml"
+    toml.write_text(TOML + '[getters.ProducerFlow]\nrun_id = "%s"\n' % failed)
+    assert (
+        get(sandbox, project, '"ProducerFlow", "value"')
+        == "ERR flowproject.toml: getters.ProducerFlow.run_id: %s" % failed_msg
+    )
+    proc = sandbox.run(["flows/consumer.flow.py", "--production", "run"], cwd=project)
+    assert proc.returncode != 0
+    assert "getters.ProducerFlow.run_id: %s" % failed_msg in proc.stdout + proc.stderr
+    assert "TypeError" not in proc.stdout + proc.stderr
+
+    toml.write_text(TOML + '[getters.ProducerFlow]\nrun_id = "ProducerFlow/%s"\n' % good)
+    assert get(sandbox, project, '"ProducerFlow", "value"') == 7
+    assert cli(sandbox, project, "pin", "--check").returncode == 0
+
+
+def test_running_and_killed_runs_are_not_read(sandbox, project):
+    proc = subprocess.Popen(
+        [sys.executable, "flows/producer.flow.py", "--branch", "slow", "run", "--number", "9", "--sleep", "600"],
+        cwd=str(project),
+        env=sandbox.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        running = _wait_for_run(sandbox, project)
+        expected = (
+            "ERR run_id=%r: ProducerFlow/%s never reached its end step (it failed, was killed or is still "
+            "running); use a successful run" % (running, running)
+        )
+        assert get(sandbox, project, '"ProducerFlow", "value", run_id="%s"' % running) == expected
+    finally:
+        import os
+        import signal
+
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert get(sandbox, project, '"ProducerFlow", "value", run_id="%s"' % running) == expected
+
+
+def test_readme_pin_example_is_valid_and_round_trips():
+    from pathlib import Path
+
+    from flowproject.config import parse_text
+    from flowproject.getters.pins import set_pin_text
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("<!-- pin example -->\n```toml\n", 1)[1].split("```", 1)[0]
+    assert parse_text(example)["getters"]["TrainFlow"] == {"run_id": "1712345"}
+    assert set_pin_text(example, "TrainFlow", "1712399") == example.replace('"1712345"', '"1712399"')
+    added = set_pin_text(example, "ScoreFlow", "77")
+    assert added == example + '\n[getters.ScoreFlow]\nrun_id = "77"\n'
+    assert parse_text(added)["getters"]["ScoreFlow"] == {"run_id": "77"}
