@@ -1,5 +1,5 @@
 """The ``flowproject`` command: argument parsing only; every command calls the library."""
 
-from .main import main
+from .main import EXIT_BROKEN_PIPE, build_parser, main
 
-__all__ = ["main"]
+__all__ = ["EXIT_BROKEN_PIPE", "build_parser", "main"]

@@ -31,7 +31,7 @@ class RequirementsError(FlowprojectError):
 
 
 def pyproject_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "pyproject.toml"
+    return Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 
 def _from_pyproject(path: Path, extra: str) -> Optional[List[str]]:

@@ -237,8 +237,8 @@ def test_templates_ship_in_the_wheel(tmp_path):
     assert proc.returncode == 0, proc.stderr
     (wheel,) = (tmp_path / "dist").glob("flowproject-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    needed = {"flowproject/templates/%s" % t for t, _, _ in scaffold.PROJECT_FILES + scaffold.GITHUB_FILES}
-    needed.add("flowproject/templates/%s" % scaffold.NEW_FLOW_TEMPLATE)
+    needed = {"flowproject/project/templates/%s" % t for t, _, _ in scaffold.PROJECT_FILES + scaffold.GITHUB_FILES}
+    needed.add("flowproject/project/templates/%s" % scaffold.NEW_FLOW_TEMPLATE)
     assert needed <= names, sorted(needed - names)
 
 
