@@ -1,21 +1,46 @@
-"""flowproject: a paved road from a laptop Metaflow run to event-driven Argo Workflows."""
+"""flowproject: a paved road from a laptop Metaflow run to event-driven Argo Workflows.
+
+The public names below are loaded on first use (PEP 562), so ``import flowproject``
+costs little more than ``import metaflow`` and has no side effects: the flow machinery
+(and the Metaflow user fallback) is loaded when a flow imports ``BaseFlow``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 # Metaflow copies imported modules that set this into the code package of every run,
 # so remote steps (Kubernetes, Argo) can import flowproject without installing it.
 METAFLOW_PACKAGE_POLICY = "include"
 
 from . import _moved
-from .config import load as load_config
-from .errors import ConfigError, FlowprojectError
-from .events import on_sensor_event
-from .flow import BaseFlow, requires_extra, requires_source, scheduled, snowflake
-from .getters import GetterError, get_artifact, latest_successful_run
-from .getters.pins import check_pins, pin_run
-from .getters.tags import TagError, tag_run
-from .sensor import SensorFlowBase, branch_state
-from .sources import Observation, observe
 
-_moved.install()
+# Public name -> the module (relative to this package) that defines it.
+_EXPORTS = {
+    "BaseFlow": "flow",
+    "ConfigError": "errors",
+    "FlowprojectError": "errors",
+    "GetterError": "getters",
+    "Observation": "sources",
+    "SensorFlowBase": "sensor",
+    "TagError": "getters.tags",
+    "branch_state": "sensor",
+    "check_pins": "getters.pins",
+    "get_artifact": "getters",
+    "latest_successful_run": "getters",
+    "load_config": "config",
+    "observe": "sources",
+    "on_sensor_event": "events",
+    "pin_run": "getters.pins",
+    "requires_extra": "flow",
+    "requires_source": "flow",
+    "scheduled": "flow",
+    "snowflake": "flow",
+    "tag_run": "getters.tags",
+}
+# Exported under another name than the defining module's.
+_RENAMED = {"load_config": "load"}
 
 __all__ = [
     "BaseFlow",
@@ -23,10 +48,10 @@ __all__ = [
     "FlowprojectError",
     "GetterError",
     "Observation",
-    "TagError",
-    "check_pins",
     "SensorFlowBase",
+    "TagError",
     "branch_state",
+    "check_pins",
     "get_artifact",
     "latest_successful_run",
     "load_config",
@@ -39,3 +64,30 @@ __all__ = [
     "snowflake",
     "tag_run",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError("module 'flowproject' has no attribute %r" % name)
+    value = getattr(import_module("." + module, __name__), _RENAMED.get(name, name))
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:
+    from .config import load as load_config
+    from .errors import ConfigError, FlowprojectError
+    from .events import on_sensor_event
+    from .flow import BaseFlow, requires_extra, requires_source, scheduled, snowflake
+    from .getters import GetterError, get_artifact, latest_successful_run
+    from .getters.pins import check_pins, pin_run
+    from .getters.tags import TagError, tag_run
+    from .sensor import SensorFlowBase, branch_state
+    from .sources import Observation, observe
+
+_moved.install()

@@ -19,10 +19,6 @@ from . import options as _flowoptions
 from . import provenance as _provenance
 from . import requirements
 
-# A repeated @project/@schedule on a subclass is one line, not a traceback.
-_duplicates.install()
-_localuser.ensure_user()
-
 # Flow class name -> the file that defines it. Metaflow evaluates the Config default in
 # the *calling* process (under Runner/Deployer sys.argv[0] is not the flow file), and the
 # hook only learns the flow's name, so each subclass records its own file when defined.
@@ -196,6 +192,11 @@ class BaseFlow(FlowSpec):
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
+        # Side effects only once a flow is defined, not on `import flowproject`: a
+        # repeated @project/@schedule on a subclass is one line, not a traceback, and a
+        # run needs a Metaflow user before Metaflow asks for one.
+        _duplicates.install()
+        _localuser.ensure_user()
         path = _defining_file(cls)
         if path is not None:
             _FLOW_FILES[cls.__name__] = path

@@ -235,7 +235,7 @@ event_name = "branch_changed"
 def test_deploy_renders_each_branch_with_its_environment(
     sandbox, project, tmp_path, s3_server, git_branch, environment, alpha, event
 ):
-    from test_deploy import ARGO_EVENTS_ENV
+    from deploying import ARGO_EVENTS_ENV
 
     env = dict(
         s3_server.env,

@@ -180,7 +180,7 @@ def render(sandbox, project: Path, branch: str, out: Path, env):
 
 @pytest.fixture
 def render_env(s3_server):
-    from test_deploy import ARGO_EVENTS_ENV
+    from deploying import ARGO_EVENTS_ENV
 
     bucket = s3_server.new_bucket("flowopts")
     return dict(

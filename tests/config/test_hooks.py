@@ -108,7 +108,7 @@ def test_hooks_of_other_flows_are_not_called(sandbox, tmp_path):
 
 
 def test_deploy_calls_the_hook_in_the_flow_process_and_freezes_the_value(sandbox, tmp_path, s3_server):
-    from test_deploy import ARGO_EVENTS_ENV
+    from deploying import ARGO_EVENTS_ENV
 
     log = tmp_path / "calls.log"
     project = hooked_project(tmp_path / "p", log)

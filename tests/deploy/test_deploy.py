@@ -12,6 +12,7 @@ from typing import Dict, List
 
 import pytest
 from conftest import REPO, two_step_flow, write_project
+from deploying import ARGO_EVENTS_ENV, git, tool
 
 from flowproject import cli
 from flowproject.config import load
@@ -35,19 +36,8 @@ if __name__ == "__main__":
     BrokenFlow()
 """
 
+
 # What @trigger flows need to render (values are placeholders; nothing is contacted).
-ARGO_EVENTS_ENV = {
-    "METAFLOW_ARGO_EVENTS_EVENT": "metaflow-event",
-    "METAFLOW_ARGO_EVENTS_EVENT_SOURCE": "metaflow-webhook",
-    "METAFLOW_ARGO_EVENTS_SERVICE_ACCOUNT": "operate-workflow-sa",
-    "METAFLOW_ARGO_EVENTS_WEBHOOK_URL": "http://127.0.0.1:9/webhook",
-}
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
 def git_project(root: Path, branch: str, toml: str = TOML, flows: Dict[str, str] = None) -> Path:
     flows = flows or {"hello.flow.py": two_step_flow("HelloFlow")}
     write_project(root, toml, {})
@@ -341,15 +331,6 @@ def test_a_failing_flow_does_not_stop_the_others(sandbox, tmp_path, render_env):
 
 
 # -- CI files ----------------------------------------------------------------------------------
-
-
-def tool(name: str) -> str:
-    # Installed by the dev extra next to this interpreter; PATH is the fallback.
-    local = Path(sys.executable).parent / name
-    found = str(local) if local.exists() else shutil.which(name)
-    if found is None:
-        pytest.skip("%s is not installed (pip install -e '.[dev]')" % name)
-    return found
 
 
 @pytest.mark.parametrize("workflow", ["ci.yml", "deploy.yml"])

@@ -15,7 +15,7 @@ from typing import Dict
 import pytest
 import tomllib
 from conftest import REPO
-from test_deploy import git, tool
+from deploying import git, tool
 
 from flowproject.config import schema
 from flowproject.config.flows import FLOW_FIELDS
