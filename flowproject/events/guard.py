@@ -119,7 +119,7 @@ def parse_event(raw: bytes) -> Tuple[str, Dict[str, Any], Optional[str]]:
     try:
         body = json.loads(text)
     except ValueError:
-        raise Refused(HTTPStatus.BAD_REQUEST, "body is not JSON") from None
+        raise Refused(HTTPStatus.BAD_REQUEST, "the body is not JSON") from None
     name = body.get("name") if isinstance(body, dict) else None
     payload = body.get("payload", {}) if isinstance(body, dict) else None
     if not isinstance(name, str) or not name or not isinstance(payload, dict):
