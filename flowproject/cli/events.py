@@ -12,11 +12,11 @@ from .common import BRANCH_HELP, json_arg
 def _cmd_events_serve(args: argparse.Namespace) -> int:
     from ..events.server import serve
 
-    return serve(host=args.host, port=args.port, branches=args.branch or ())
+    return serve(host=args.host, port=args.port, branches=args.branch or (), expose=args.expose, max_runs=args.max_runs)
 
 
 def _cmd_trigger(args: argparse.Namespace) -> int:
-    from ..events.server import NO_VALUE, trigger
+    from ..events.manual import NO_VALUE, trigger
 
     payload = json_arg(args.payload, "--payload") if args.payload is not None else {}
     if not isinstance(payload, dict):
@@ -25,12 +25,34 @@ def _cmd_trigger(args: argparse.Namespace) -> int:
     return trigger(Path(args.flow_file), payload, value=value, branch=args.branch)
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError("expected a port number from 0 to 65535, got %r" % text[:40])
+    return int(text)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text[:40])
+    return int(text)
+
+
 def register(sub) -> None:
     p = sub.add_parser("events", help="local Argo Events stand-in: start the flows events trigger")
     ev = p.add_subparsers(dest="events_command", required=True)
     p = ev.add_parser("serve", help="receive events (METAFLOW_ARGO_EVENTS_WEBHOOK_URL) and run the flows they trigger")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    p.add_argument("--port", type=int, default=8787, help="port (default: %(default)s; 0: any free port)")
+    p.add_argument("--port", type=_port, default=8787, help="port (default: %(default)s; 0: any free port)")
+    p.add_argument(
+        "--expose", action="store_true", help="allow a non-loopback --host (anyone with the printed URL can post)"
+    )
+    p.add_argument(
+        "--max-runs",
+        type=_positive,
+        default=4,
+        metavar="N",
+        help="flows running at once; later events wait (default: %(default)s)",
+    )
     p.add_argument("--branch", action="append", metavar="BRANCH", help=BRANCH_HELP + "; repeat to serve several")
     p.set_defaults(func=_cmd_events_serve)
 

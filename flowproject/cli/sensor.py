@@ -30,6 +30,12 @@ def _cmd_sensor_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError("expected a number of ticks (0 or more), got %r" % text[:40])
+    return int(text)
+
+
 def register(sub) -> None:
     p = sub.add_parser("sensor", help="look into SensorFlow: recent ticks, or what it would do now")
     sn = p.add_subparsers(dest="sensor_command", required=True)
@@ -46,5 +52,5 @@ def register(sub) -> None:
         )
         p.add_argument("--json", action="store_true", help="print JSON")
         if name == "history":
-            p.add_argument("-n", type=int, default=20, metavar="N", help="ticks to show (default: %(default)s)")
+            p.add_argument("-n", type=_count, default=20, metavar="N", help="ticks to show (default: %(default)s)")
         p.set_defaults(func=func)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -20,79 +19,35 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, TextIO
+from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from ..config import loader as _config
 from ..errors import FlowprojectError
+from . import guard as _guard
 from . import triggers as _triggers
+from .started import StartedRun
 
-# Argo Events' webhook event source refuses bodies above 1 MB by default.
-MAX_BODY_BYTES = 1024 * 1024
+# How many events may wait for a free run slot before the server answers 503.
+MAX_WAITING_EVENTS = 64
+# Seconds a client may take to send its request: a half-sent one cannot hold a thread.
+SOCKET_TIMEOUT_SECONDS = 5
 # How long to wait for a started run to announce its id before reporting it without one.
 RUN_ID_WAIT_SECONDS = 120
-
-
-# "2026-01-01 10:00:00.000 [123/start/1 (pid 42)] " before each line of a task's output.
-_TASK_PREFIX = re.compile(r"^\S+ \S+ \[[^\]]+\] ?")
-_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*")
 
 
 class EventError(FlowprojectError):
     headline = "Local events"
 
 
-def envelope(name: str, payload: Dict[str, Any]) -> Dict[str, Any]:
-    """The payload as ``ArgoEvent.publish`` sends it: Metaflow's fields, then the caller's."""
-    return {
-        "name": name,
-        "id": str(uuid.uuid4()),
-        "timestamp": int(time.time()),
-        "utc_date": datetime.now(timezone.utc).strftime("%Y%m%d"),
-        "generated-by-metaflow": True,
-        **payload,
-    }
-
-
 def current_user_branch() -> str:
     from metaflow.util import get_username
 
     return "user.%s" % get_username()
-
-
-@dataclass
-class StartedRun:
-    flow: str
-    branch: str
-    process: subprocess.Popen
-    log: Path
-    run_id_file: Path
-    run_id: Optional[str] = None
-
-    @property
-    def pathspec(self) -> str:
-        return "%s/%s" % (self.flow, self.run_id or "?")
-
-    def wait_for_id(self, timeout: float = RUN_ID_WAIT_SECONDS) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.run_id_file.is_file() and self.run_id_file.read_text().strip():
-                self.run_id = self.run_id_file.read_text().strip()
-                return
-            if self.process.poll() is not None and not self.run_id_file.is_file():
-                return
-            time.sleep(0.05)
-
-    def failure_line(self) -> str:
-        """The exception a task raised (Metaflow's own last line only says a step failed)."""
-        lines = [_TASK_PREFIX.sub("", line).strip() for line in self.log.read_text(errors="replace").splitlines()]
-        lines = [line for line in lines if line]
-        raised = [line for line in lines if _EXCEPTION_LINE.match(line)]
-        return (raised or lines or ["no output"])[-1]
 
 
 @dataclass
@@ -105,8 +60,29 @@ class Launcher:
     branches: Sequence[str]
     log_dir: Path
     out: TextIO = sys.stdout
+    max_runs: int = 4
     runs: List[StartedRun] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Event ids already accepted (bounded): a retried or replayed event starts nothing twice.
+    _seen: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    _waiting: int = 0
+
+    def __post_init__(self) -> None:
+        self._slots = threading.BoundedSemaphore(self.max_runs)
+
+    def admit(self, event_id: Optional[str]) -> str:
+        """ "new", "duplicate" or "full" (too many events already wait for a run slot)."""
+        with self._lock:
+            if event_id is not None and event_id in self._seen:
+                return "duplicate"
+            if self._waiting >= MAX_WAITING_EVENTS:
+                return "full"
+            self._waiting += 1
+            if event_id is not None:
+                self._seen[event_id] = None
+                while len(self._seen) > 10000:
+                    self._seen.popitem(last=False)
+            return "new"
 
     def say(self, line: str) -> None:
         with self._lock:
@@ -114,6 +90,8 @@ class Launcher:
 
     def start(self, target, sub, event_name: str, payload: Dict[str, Any], branch: str) -> StartedRun:
         cmd, extra = _triggers.launch_spec(target, sub, event_name, payload, branch)
+        # At most max_runs flows at once; later events wait here, in their own thread.
+        self._slots.acquire()
         stamp = "%s-%s" % (target.flow, uuid.uuid4().hex[:8])
         id_file, log = self.log_dir / (stamp + ".run_id"), self.log_dir / (stamp + ".log")
         env = {k: v for k, v in os.environ.items() if not k.startswith(_triggers.PAYLOAD_ENV_PREFIX)}
@@ -137,6 +115,7 @@ class Launcher:
 
     def _watch(self, run: StartedRun) -> None:
         code = run.process.wait()
+        self._slots.release()
         if run.run_id is None:
             run.wait_for_id(timeout=1)
         if code == 0:
@@ -146,7 +125,7 @@ class Launcher:
 
     def handle(self, event_name: str, payload: Dict[str, Any]) -> List[StartedRun]:
         """Start every flow ``event_name`` triggers in a served branch; print one line."""
-        matches = _triggers.triggered_by(event_name, self.project, self.flows)
+        matches = self.choose(event_name)
         served = [m for m in matches if m[2] == "" or m[2] in self.branches]
         if not matches:
             self.say("%s: no flow in flows/ listens to it" % event_name)
@@ -167,60 +146,78 @@ class Launcher:
         # In a worker thread: a failure to start a run is this event's line, not a traceback.
         try:
             self.handle(event_name, payload)
-        except (OSError, FlowprojectError) as e:
+        except (OSError, ValueError, FlowprojectError) as e:
             self.say("%s: could not start its flows: %s" % (event_name, e))
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    def choose(self, event_name: str) -> List[Tuple[_triggers.FlowTriggers, _triggers.Subscription, str]]:
+        """The one place that decides which flows an event starts (Argo's rules)."""
+        return _triggers.triggered_by(event_name, self.project, self.flows)
 
     def running(self) -> List[StartedRun]:
         with self._lock:
             return [r for r in self.runs if r.process.poll() is None]
 
 
-def _handler_class(launcher: Launcher, workers: List[threading.Thread]):
+def _handler_class(launcher: Launcher, workers: List[threading.Thread], token: str, hosts: Optional[frozenset]):
     class Handler(BaseHTTPRequestHandler):
         server_version = "flowproject-events"
+        timeout = SOCKET_TIMEOUT_SECONDS  # socket timeout per request (StreamRequestHandler)
 
-        def _answer(self, status: HTTPStatus, message: str = "") -> None:
-            body = (message or status.phrase).encode("utf-8") + b"\n"
+        def _answer(self, status: HTTPStatus, message: Any = "") -> None:
+            if isinstance(message, dict):
+                body, ctype = json.dumps(message).encode("utf-8") + b"\n", "application/json"
+            else:
+                body, ctype = (message or status.phrase).encode("utf-8") + b"\n", "text/plain; charset=utf-8"
             self.send_response(status)
             if status == HTTPStatus.METHOD_NOT_ALLOWED:
                 self.send_header("Allow", "POST")
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
+            if status >= 400:
+                self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":
+                self.wfile.write(body)
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             try:
-                length = int(self.headers.get("Content-Length", ""))
-            except ValueError:
-                return self._answer(HTTPStatus.LENGTH_REQUIRED)
-            if length > MAX_BODY_BYTES:
-                return self._answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-            try:
-                body = json.loads(self.rfile.read(length))
-            except ValueError:
-                launcher.say("rejected a request: the body is not JSON")
-                return self._answer(HTTPStatus.BAD_REQUEST, "body is not JSON")
-            name = body.get("name") if isinstance(body, dict) else None
-            payload = body.get("payload", {}) if isinstance(body, dict) else None
-            if not isinstance(name, str) or not name or not isinstance(payload, dict):
-                launcher.say('rejected a request: expected {"name": str, "payload": object}')
-                return self._answer(HTTPStatus.BAD_REQUEST, 'expected {"name": str, "payload": object}')
-            # Metaflow's Argo Sensor matches on the payload's `name` (ArgoEvent copies the
-            # event name there); a hand-written event without one is matched on its name.
-            if isinstance(payload.get("name"), str):
-                name = payload["name"]
+                _guard.check_path(self.path, token)
+                length = _guard.check_headers(self.headers, hosts)
+                raw = self.rfile.read(length)
+                if len(raw) < length:
+                    raise _guard.Refused(HTTPStatus.BAD_REQUEST, "body shorter than Content-Length")
+                name, payload, event_id = _guard.parse_event(raw)
+            except _guard.Refused as e:
+                launcher.say("rejected a request: %s (%d)" % (e.message, e.status))
+                return self._answer(e.status, e.message)
+            except TimeoutError:
+                self.close_connection = True
+                return None
+            flows = [t.flow for t, _, _ in self._choose(name)]
+            verdict = launcher.admit(event_id)
+            if verdict == "full":
+                return self._answer(HTTPStatus.SERVICE_UNAVAILABLE, "too many events waiting; retry later")
+            answer = {"name": name, "id": event_id, "duplicate": verdict == "duplicate", "flows": flows}
+            if verdict == "duplicate":
+                launcher.say("%s: event id %s already received, nothing started" % (name, event_id))
+                return self._answer(HTTPStatus.OK, dict(answer, flows=[]))
             # Like a webhook, accept first and start the flows after: the publisher must
             # not wait for them.
-            self._answer(HTTPStatus.OK)
+            self._answer(HTTPStatus.OK, answer)
             worker = threading.Thread(target=launcher.handle_safely, args=(name, payload), daemon=True)
             workers.append(worker)
             worker.start()
 
+        def _choose(self, name: str):
+            return launcher.choose(name)
+
         def _refuse(self) -> None:
             self._answer(HTTPStatus.METHOD_NOT_ALLOWED)
 
-        do_GET = do_PUT = do_DELETE = do_PATCH = _refuse  # noqa: N815
+        do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_TRACE = _refuse  # noqa: N815
 
         def log_message(self, *args: Any) -> None:
             pass  # one line per event is printed by the launcher instead
@@ -235,6 +232,8 @@ def serve(
     port: int = 8787,
     branches: Sequence[str] = (),
     out: TextIO = sys.stdout,
+    expose: bool = False,
+    max_runs: int = 4,
 ) -> int:
     """Receive events until SIGINT/SIGTERM, then wait for the runs started (Ctrl-C again: report them)."""
     cfg_path = _config.locate(root)
@@ -244,22 +243,39 @@ def serve(
     for b in served:
         _triggers.branch_flags(b)  # refuse a malformed branch before listening
     log_dir = Path(tempfile.mkdtemp(prefix="flowproject-events-"))
-    launcher = Launcher(root, cfg["project_name"], flows, served, log_dir, out)
+    loopback = _guard.is_loopback(host)
+    if not loopback and not expose:
+        raise EventError(msg="--host %s: not a loopback address; add --expose to accept events from the network" % host)
+    launcher = Launcher(root, cfg["project_name"], flows, served, log_dir, out, max_runs=max_runs)
     workers: List[threading.Thread] = []
+    token = _guard.new_token()
     try:
-        server = ThreadingHTTPServer((host, port), _handler_class(launcher, workers))
+        server = ThreadingHTTPServer((host, port), _handler_class(launcher, workers, token, None))
     except OSError as e:
         raise EventError(msg="cannot listen on %s:%d: %s" % (host, port, e.strerror)) from None
-    url = "http://%s:%d/" % (host, server.server_address[1])
+    bound = server.server_address[1]
+    # Exposed, the Host is whatever name others use for this machine: the token alone guards it.
+    hosts = _guard.allowed_hosts(host, bound) if loopback else None
+    server.RequestHandlerClass = _handler_class(launcher, workers, token, hosts)
+    server.daemon_threads = True
+    url = "http://%s:%d/%s/" % ("[%s]" % host if ":" in host else host, bound, token)
+    # First line, as Jupyter prints its URL: whoever reads it (and only they) can post events.
+    launcher.say("serving %s" % url)
+    if not loopback:
+        launcher.say(
+            "warning: --expose: anyone who can reach %s:%d and has this URL can start the flows of %s on this machine"
+            % (host, bound, cfg["project_name"])
+        )
+    launcher.say(
+        "project %s, branches %s; at most %d runs at once; runs log to %s"
+        % (cfg["project_name"], ", ".join(served), max_runs, log_dir)
+    )
+    launcher.say("export METAFLOW_ARGO_EVENTS_WEBHOOK_URL=%s" % url)
     for t in flows:
         if t.problem:
             launcher.say("warning: %s" % t.problem)
         for sub in t.subscriptions:
             launcher.say("%s listens to %s" % (t.flow, sub.resolve(cfg["project_name"], "<branch>")))
-    launcher.say(
-        "serving %s (project %s, branches %s); runs log to %s" % (url, cfg["project_name"], ", ".join(served), log_dir)
-    )
-    launcher.say("export METAFLOW_ARGO_EVENTS_WEBHOOK_URL=%s" % url)
     # SIGTERM stops the server the way Ctrl-C does; SIGINT may arrive ignored (a
     # background job of a non-interactive shell), and Ctrl-C must still stop it.
     previous = {s: signal.signal(s, signal.default_int_handler) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -288,50 +304,3 @@ def serve(
             signal.signal(sig, handler)
     launcher.say("stopped")
     return 0
-
-
-NO_VALUE = object()
-
-
-def trigger(
-    flow_file: Path,
-    payload: Optional[Dict[str, Any]] = None,
-    *,
-    value: Any = NO_VALUE,
-    branch: Optional[str] = None,
-) -> int:
-    """Run ``flow_file`` in the foreground as if its (first) event had started it.
-
-    ``payload`` is the event's payload without Metaflow's own fields (they are added);
-    ``value`` is put under ``[sensor] payload_key``, as SensorFlow sends it. ``branch``
-    is a Metaflow project branch (default: your ``user.<name>``). Returns the exit code.
-    """
-    flow_file = Path(flow_file).resolve()
-    if not flow_file.is_file():
-        raise EventError(msg="no such flow file: %s" % flow_file)
-    cfg_path = _config.locate(flow_file)
-    cfg = _config.load(cfg_path)
-    target = _triggers.read_triggers(flow_file, cfg["sensor"]["event_name"])
-    if not target.subscriptions:
-        raise EventError(
-            msg="%s: %s"
-            % (
-                _config.display_path(flow_file),
-                target.problem or "%s has no @trigger or @on_sensor_event" % target.flow,
-            )
-        )
-    sub = target.subscriptions[0]
-    payload = dict(payload or {})
-    if value is not NO_VALUE:
-        payload[cfg["sensor"]["payload_key"]] = value
-    run_branch = branch or current_user_branch()
-    _triggers.branch_flags(run_branch)
-    event_name = sub.resolve(cfg["project_name"], run_branch)
-    cmd, extra = _triggers.launch_spec(target, sub, event_name, envelope(event_name, payload), run_branch)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_triggers.PAYLOAD_ENV_PREFIX)}
-    env.update(extra)
-    print(
-        "%s: running %s as if %s had triggered it" % (_config.display_path(flow_file), target.flow, event_name),
-        flush=True,
-    )
-    return subprocess.call(cmd, cwd=str(cfg_path.parent), env=env)

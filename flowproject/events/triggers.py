@@ -55,6 +55,12 @@ RUN_OPTIONS = frozenset(
 )
 
 
+# BaseFlow's test_mode: no event may switch it, locally or deployed (issue 17).
+EVENT_PROOF_PARAMETERS = frozenset({"test_mode"})
+# One environment variable holds at most 128 KiB on Linux (MAX_ARG_STRLEN).
+MAX_PARAMETER_BYTES = 100 * 1024
+
+
 class TriggerError(FlowprojectError):
     headline = "Cannot trigger flow"
 
@@ -226,17 +232,33 @@ def launch_spec(
     """The command (without ``--run-id-file``) and extra environment for one triggered run."""
     flags, env = branch_flags(branch) if branch else ([], {})
     env[PAYLOAD_ENV_PREFIX + "event_" + sanitized_name(event_name)] = json.dumps(dict(payload))
+    # Argo's Sensor (metaflow/plugins/argo/argo_workflows.py, _process_triggers and
+    # _compile_sensor) maps parameter P from payload key K when `hasKey payload K`: an
+    # exact, case-sensitive match. Explicit mappings are {P.lower(): K}; a single event
+    # without one maps every declared parameter P to K == P.lower() (so a payload key
+    # that is not already lower-case ASCII can never match).
     if sub.parameters:
         mapping = sub.parameters
     elif len(target.subscriptions) == 1:
-        # Metaflow maps every parameter to the payload key of the same name then.
-        mapping = {str(k).lower(): str(k) for k in payload}
+        mapping = {k: k for k in payload if isinstance(k, str) and k.isascii() and k == k.lower()}
     else:
         mapping = {}
     for param, key in mapping.items():
-        env_key = param.replace("-", "_").lower()
-        if key in payload and env_key not in RUN_OPTIONS and env_key.isidentifier():
-            env[PARAM_ENV_PREFIX + env_key.upper()] = _param_text(payload[key])
+        env_key = param.replace("-", "_")
+        # ASCII only: str.upper() folds `tagſ` into `TAGS`, one of `run`'s own options.
+        if not (env_key.isascii() and env_key.isidentifier()) or key not in payload:
+            continue
+        env_key = env_key.lower()
+        if env_key in RUN_OPTIONS or env_key in EVENT_PROOF_PARAMETERS:
+            continue
+        text = _param_text(payload[key])
+        if "\x00" in text:
+            raise TriggerError(msg="payload key %r: a parameter value cannot contain NUL" % key)
+        if len(text.encode("utf-8")) > MAX_PARAMETER_BYTES:
+            raise TriggerError(
+                msg="payload key %r: value over %d bytes for parameter %s" % (key, MAX_PARAMETER_BYTES, param)
+            )
+        env[PARAM_ENV_PREFIX + env_key.upper()] = text
     return [python, str(target.file), *flags, "run"], env
 
 

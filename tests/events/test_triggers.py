@@ -66,7 +66,7 @@ def test_launch_environment_maps_payload_like_argo(tmp_path):
     cmd, env = triggers.launch_spec(target, target.subscriptions[0], name, payload, "test.b", python="py")
     assert cmd == ["py", str(target.file), "--branch", "b", "run"]
     assert json.loads(env["METAFLOW_ARGO_EVENT_PAYLOAD_event_" + triggers.sanitized_name(name)]) == payload
-    assert env["METAFLOW_RUN_TEST_MODE"] == "false" and env["METAFLOW_RUN_ALPHA"] == "s"
+    assert "METAFLOW_RUN_TEST_MODE" not in env and env["METAFLOW_RUN_ALPHA"] == "s"
     assert env["METAFLOW_RUN_VALUE"] == '{"a": 1}'
     # Metaflow's own `run` options are never set from a payload.
     assert "METAFLOW_RUN_TAG" not in env and "METAFLOW_RUN_MAX_WORKERS" not in env
@@ -120,3 +120,21 @@ def test_what_is_read_matches_what_metaflow_deploys(sandbox, tmp_path, s3_server
             assert "METAFLOW_ARGO_EVENT_PAYLOAD_event_%s" % triggers.sanitized_name(name) in text
     # (The parameter mapping lives in the Argo Sensor, which --only-json does not print.)
     assert {t.flow for t in flows} == {"MappedFlow", "DownstreamFlow"}
+
+
+def test_payload_keys_never_fold_into_run_options_or_test_mode(tmp_path):
+    target = triggers.read_triggers(flow_file(tmp_path, "@on_sensor_event\n"), "data_changed")
+    name = "mfns.p.test.b.data_changed"
+    payload = {
+        "tagſ": "t",
+        "decoſpecs": "environment:vars={}",
+        "runner_attribute_fıle": "/tmp/x",
+        "test_mode": False,
+        "test-mode": False,
+        "ALPHA": "upper",
+        "beta": "ok",
+    }
+    _, env = triggers.launch_spec(target, target.subscriptions[0], name, payload, "test.b", python="py")
+    params = {k: v for k, v in env.items() if k.startswith("METAFLOW_RUN_")}
+    # Argo's Sensor matches `hasKey payload "<lower-case parameter name>"` exactly.
+    assert params == {"METAFLOW_RUN_BETA": "ok"}
