@@ -66,16 +66,14 @@ class Subscription:
     name: str
     namespaced: bool
     parameters: Optional[Dict[str, str]] = None  # flow parameter -> payload key
-    # "event" (@trigger) or "run" (@trigger_on_finish: ``name`` is the upstream flow,
-    # ``project``/``branch`` its explicit ``project``/``project_branch`` if given).
+    # "event" (@trigger) or "run" (@trigger_on_finish of flow ``name``, maybe in project/branch)
     kind: str = "event"
     project: Optional[str] = None
     branch: Optional[str] = None
 
     def resolve(self, project: str, branch: str) -> str:
         if self.kind == "run":
-            # ArgoWorkflows._process_triggers: "metaflow.<project>.<branch>.<flow>.end",
-            # the event ArgoWorkflowsInternalDecorator publishes when the end step succeeds.
+            # ArgoWorkflows._process_triggers: what the upstream's end step publishes on success.
             return "metaflow.%s.%s.%s.end" % (self.project or project, self.branch or branch, self.name)
         if not self.namespaced:
             return self.name
@@ -149,21 +147,15 @@ def _literal(node: ast.expr, label: str) -> Any:
 def _read_on_finish(deco: ast.Call, found: FlowTriggers, label: str) -> None:
     """``@trigger_on_finish(flow=...)`` / ``(flows=[...])``: names or ``{"name", "project", "project_branch"}``."""
     for kw in deco.keywords:
+        value = _literal(kw.value, label)
         if kw.arg == "options":
-            found.options = _literal(kw.value, label)
-        elif kw.arg in ("flow", "flows"):
-            value = _literal(kw.value, label)
-            for item in [value] if kw.arg == "flow" else value:
-                spec = {"name": item} if isinstance(item, str) else item
-                if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
-                    raise TriggerError(
-                        msg="%s: @trigger_on_finish flow %r is not a name or {'name': ...}" % (label, item)
-                    )
-                found.subscriptions.append(
-                    Subscription(
-                        spec["name"], True, kind="run", project=spec.get("project"), branch=spec.get("project_branch")
-                    )
-                )
+            found.options = value
+        for item in [value] if kw.arg == "flow" else value if kw.arg == "flows" else []:
+            spec = {"name": item} if isinstance(item, str) else item
+            if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+                raise TriggerError(msg="%s: @trigger_on_finish flow %r is not a name or {'name': ...}" % (label, item))
+            project, branch = spec.get("project"), spec.get("project_branch")
+            found.subscriptions.append(Subscription(spec["name"], True, kind="run", project=project, branch=branch))
 
 
 def read_triggers(file: Path, sensor_event: Optional[str]) -> FlowTriggers:
