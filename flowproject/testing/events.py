@@ -146,17 +146,40 @@ class SensorTick:
 
 
 def _write_data(env: FlowprojectEnv, files: Mapping[str, Union[str, bytes]]) -> None:
+    """Write ``files`` into a copy of the ``[data]`` folder in the test's own folder.
+
+    The project's folder is never changed: the runs read a copy of flowproject.toml
+    (``FLOWPROJECT_CONFIG``) whose ``[data] path`` is that copy.
+    """
+    import shutil
+
+    import tomlkit
+
     data = env.cfg["data"]
     if data["type"] != "local":
         raise FlowRunFailed('sensor_tick data=/previous=: only for [data] type = "local"; put objects yourself')
-    folder = (env.root / data["path"]).resolve()
-    if folder.is_file():
-        raise FlowRunFailed("sensor_tick data=: [data] path %s is a file; write it yourself" % data["path"])
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = env.tmp / "data"
+    config = env.tmp / "flowproject.toml"
+    if not config.exists():
+        source = (env.root / data["path"]).resolve()
+        if source.is_file():
+            raise FlowRunFailed("sensor_tick data=: [data] path %s is a file, not a folder" % data["path"])
+        if source.is_dir():
+            shutil.copytree(source, folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        doc = tomlkit.parse((env.root / "flowproject.toml").read_text(encoding="utf-8"))
+        doc["data"]["path"] = str(folder)  # type: ignore[index]
+        config.write_text(tomlkit.dumps(doc), encoding="utf-8")
+        env.env["FLOWPROJECT_CONFIG"] = str(config)
     for name, content in files.items():
-        target = folder / name
+        target = (folder / name).resolve()
+        if folder.resolve() not in target.parents:
+            raise FlowRunFailed("sensor_tick data=: %r is not a file name inside [data] path" % name)
         target.parent.mkdir(parents=True, exist_ok=True)
-        (target.write_bytes if isinstance(content, bytes) else target.write_text)(content)  # type: ignore[operator]
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content, encoding="utf-8")
 
 
 def sensor_tick(
