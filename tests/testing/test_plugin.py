@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import pytest
 
@@ -56,11 +57,11 @@ def test_chain_of_three_by_the_rules_and_the_watcher(run_flow, events, flowproje
 
 
 @pytest.fixture
-def project(pytester, tmp_path):
+def project(pytester, tmp_path, monkeypatch):
     root = pytester.path
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     for args in (["init"], ["new", "report"]):
-        subprocess.run(["flowproject", *args], cwd=root, check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "flowproject.cli", *args], cwd=root, check=True, capture_output=True)
     report = root / "flows" / "report.flow.py"
     text = report.read_text().replace("import BaseFlow\n", "import BaseFlow, on_sensor_event\n")
     report.write_text(text.replace("class Report(", "@on_sensor_event\nclass Report("))
@@ -69,21 +70,21 @@ def project(pytester, tmp_path):
     flows.joinpath("chain_b.flow.py").write_text(CHAIN.format(deco='@trigger_on_finish(flow="ChainA")', name="ChainB"))
     flows.joinpath("chain_c.flow.py").write_text(CHAIN.format(deco='@trigger_on_finish(flow="ChainB")', name="ChainC"))
     join = (
-        "from metaflow import Parameter, namespaced_event_name, step, trigger\\n"
-        "from flowproject import BaseFlow\\n\\n\\n"
-        '@trigger(events=[{"name": namespaced_event_name("orders"), "parameters": {"day": "date"}},\\n'
-        '                 {"name": namespaced_event_name("prices"), "parameters": {"currency": "cur"}}])\\n'
-        "class Join(BaseFlow):\\n"
-        '    day = Parameter("day", default="")\\n'
-        '    currency = Parameter("currency", default="")\\n\\n'
-        "    @step\\n    def start(self):\\n        self.next(self.end)\\n\\n"
-        "    @step\\n    def end(self):\\n        pass\\n\\n\\n"
-        'if __name__ == "__main__":\\n    Join()\\n'
+        "from metaflow import Parameter, namespaced_event_name, step, trigger\n"
+        "from flowproject import BaseFlow\n\n\n"
+        '@trigger(events=[{"name": namespaced_event_name("orders"), "parameters": {"day": "date"}},\n'
+        '                 {"name": namespaced_event_name("prices"), "parameters": {"currency": "cur"}}])\n'
+        "class Join(BaseFlow):\n"
+        '    day = Parameter("day", default="")\n'
+        '    currency = Parameter("currency", default="")\n\n'
+        "    @step\n    def start(self):\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n\n\n"
+        'if __name__ == "__main__":\n    Join()\n'
     )
     flows.joinpath("join.flow.py").write_text(join)
     (root / "tests" / "test_rules_kit.py").write_text(TESTS)
-    pytester.monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    pytester.monkeypatch.setenv("METAFLOW_USER", "ci")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("METAFLOW_USER", "ci")
     return root
 
 
