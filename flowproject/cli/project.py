@@ -18,7 +18,11 @@ def _cmd_init(args: argparse.Namespace) -> int:
 def _cmd_new(args: argparse.Namespace) -> int:
     from ..project import scaffold
 
+    test = scaffold.flow_test_path(args.name, args.dir)
+    existed = test.exists()
     print("wrote %s" % _config.display_path(scaffold.new_flow(args.name, args.dir)))
+    if test.is_file() and not existed:
+        print("wrote %s" % _config.display_path(test))
     return 0
 
 

@@ -72,8 +72,15 @@ class Subscription:
     name: str
     namespaced: bool
     parameters: Optional[Dict[str, str]] = None  # flow parameter -> payload key
+    # "event" (@trigger) or "run" (@trigger_on_finish of flow ``name``, maybe in project/branch)
+    kind: str = "event"
+    project: Optional[str] = None
+    branch: Optional[str] = None
 
     def resolve(self, project: str, branch: str) -> str:
+        if self.kind == "run":
+            # ArgoWorkflows._process_triggers: what the upstream's end step publishes on success.
+            return "metaflow.%s.%s.%s.end" % (self.project or project, self.branch or branch, self.name)
         if not self.namespaced:
             return self.name
         return "%s.%s.%s.%s" % (NAMESPACE_PREFIX, project, branch, self.name)
@@ -87,6 +94,8 @@ class FlowTriggers:
     flow: str
     subscriptions: List[Subscription] = field(default_factory=list)
     problem: Optional[str] = None  # a declaration this module cannot evaluate
+    # @trigger(options=...) / @trigger_on_finish(options=...), e.g. {"reset_at": {"cron": ...}}
+    options: Dict[str, Any] = field(default_factory=dict)
 
 
 # -- reading the declarations ---------------------------------------------------------------
@@ -134,6 +143,27 @@ def _event(node: ast.expr, label: str) -> Subscription:
     )
 
 
+def _literal(node: ast.expr, label: str) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        raise TriggerError(msg="%s: %s must be a literal" % (label, ast.unparse(node))) from None
+
+
+def _read_on_finish(deco: ast.Call, found: FlowTriggers, label: str) -> None:
+    """``@trigger_on_finish(flow=...)`` / ``(flows=[...])``: names or ``{"name", "project", "project_branch"}``."""
+    for kw in deco.keywords:
+        value = _literal(kw.value, label)
+        if kw.arg == "options":
+            found.options = value
+        for item in [value] if kw.arg == "flow" else value if kw.arg == "flows" else []:
+            spec = {"name": item} if isinstance(item, str) else item
+            if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+                raise TriggerError(msg="%s: @trigger_on_finish flow %r is not a name or {'name': ...}" % (label, item))
+            project, branch = spec.get("project"), spec.get("project_branch")
+            found.subscriptions.append(Subscription(spec["name"], True, kind="run", project=project, branch=branch))
+
+
 def read_triggers(file: Path, sensor_event: Optional[str]) -> FlowTriggers:
     """The events that start the flow in ``file``; ``sensor_event`` is ``[sensor] event_name``."""
     from ..config.discovery import FlowFileError, find_flow_class
@@ -163,6 +193,10 @@ def read_triggers(file: Path, sensor_event: Optional[str]) -> FlowTriggers:
                         found.subscriptions.append(_event(kw.value, label))
                     elif kw.arg == "events" and isinstance(kw.value, (ast.List, ast.Tuple)):
                         found.subscriptions.extend(_event(e, label) for e in kw.value.elts)
+                    elif kw.arg == "options":
+                        found.options = _literal(kw.value, label)
+            elif kind == "trigger_on_finish" and isinstance(deco, ast.Call):
+                _read_on_finish(deco, found, label)
     except TriggerError as e:
         found.subscriptions, found.problem = [], str(e)
     return found

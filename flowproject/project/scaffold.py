@@ -34,6 +34,7 @@ PROJECT_FILES: Tuple[Tuple[str, str, bool], ...] = (
     ("sensor.flow.py.tmpl", "flows/sensor.flow.py", False),
     ("sensor.sql.tmpl", "sql/sensor.sql", False),
     ("deploy.tmpl", "deploy", True),
+    ("test_sensor.py.tmpl", "tests/test_sensor.py", False),
 )
 GITHUB_FILES: Tuple[Tuple[str, str, bool], ...] = (
     ("github/workflows/flowproject-tests.yml", ".github/workflows/flowproject-tests.yml", False),
@@ -201,6 +202,8 @@ def init(
 
 
 NEW_FLOW_TEMPLATE = "new.flow.py.tmpl"
+# `new` also writes tests/test_<name>.py with flowproject.testing's fixtures.
+NEW_TEST_TEMPLATE = "test_flow.py.tmpl"
 
 
 def flow_class_name(name: str) -> str:
@@ -222,4 +225,16 @@ def new_flow(name: str, directory: Union[str, Path] = ".") -> Path:
     text = template_text(NEW_FLOW_TEMPLATE).replace("@@CLASS_NAME@@", flow_class_name(name))
     if not _write_new(path, text, False):
         raise ScaffoldError(msg="%s exists; flowproject new never overwrites a file" % os.path.relpath(path))
+    write_flow_test(name, directory)
     return path
+
+
+def flow_test_path(name: str, directory: Union[str, Path] = ".") -> Path:
+    return Path(directory).resolve() / "tests" / ("test_%s.py" % name)
+
+
+def write_flow_test(name: str, directory: Union[str, Path] = ".") -> Optional[Path]:
+    """Write ``tests/test_<name>.py`` for flow ``name`` unless it exists; its path when written."""
+    path = flow_test_path(name, directory)
+    text = template_text(NEW_TEST_TEMPLATE).replace("@@CLASS_NAME@@", flow_class_name(name))
+    return path if _write_new(path, text.replace("@@FLOW_NAME@@", name), False) else None

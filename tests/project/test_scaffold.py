@@ -62,6 +62,7 @@ def test_init_writes_every_file_and_a_second_run_changes_nothing(tmp_path):
         "flows/sensor.flow.py",
         "sql/sensor.sql",
         "deploy",
+        "tests/test_sensor.py",
         ".github/workflows/flowproject-tests.yml",
         ".github/workflows/flowproject-deploy.yml",
         ".github/actions/flowproject-setup/action.yml",
