@@ -17,6 +17,10 @@ from .sources import Observation, observe
 
 _moved.install()
 
+# The Outerbounds scaffold's TOML parser for Metaflow's Config (Config(..., parser=toml_parser)):
+# a parser named by its import path, as the scaffold's flows pass it.
+toml_parser = "tomllib.loads" if __import__("sys").version_info >= (3, 11) else "tomli.loads"
+
 __all__ = [
     "BaseFlow",
     "ConfigError",
@@ -38,4 +42,5 @@ __all__ = [
     "scheduled",
     "snowflake",
     "tag_run",
+    "toml_parser",
 ]
