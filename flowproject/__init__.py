@@ -7,6 +7,7 @@ costs little more than ``import metaflow`` and has no side effects: the flow mac
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,10 @@ _EXPORTS = {
 # Exported under another name than the defining module's.
 _RENAMED = {"load_config": "load"}
 
+# The Outerbounds scaffold's TOML parser for Metaflow's Config (Config(..., parser=toml_parser)):
+# a parser named by its import path, as the scaffold's flows pass it.
+toml_parser = "tomllib.loads" if sys.version_info >= (3, 11) else "tomli.loads"
+
 __all__ = [
     "BaseFlow",
     "ConfigError",
@@ -63,6 +68,7 @@ __all__ = [
     "scheduled",
     "snowflake",
     "tag_run",
+    "toml_parser",
 ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import List, Optional
 
 from ..errors import FlowprojectError
@@ -41,6 +42,7 @@ EXIT_BROKEN_PIPE = 141
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _check_shadowing(args)
         return args.func(args)
     except FlowprojectError as e:
         print("error: %s" % e, file=sys.stderr)
@@ -51,6 +53,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
+
+
+def _check_shadowing(args: argparse.Namespace) -> None:
+    # migrate is the fix for a vendored flowproject/ folder, so it must run beside one.
+    if args.command == "migrate":
+        return
+    from ..config import find_config, shadowing
+
+    found = find_config(Path.cwd())
+    for folder in (Path.cwd(), found.parent if found else None, getattr(args, "project_dir", None)):
+        shadowing.check(folder)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""``flowproject init`` and ``flowproject new``."""
+"""``flowproject init``, ``flowproject new`` and ``flowproject migrate``."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ def _cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from ..project import migrate
+
+    print("\n".join(migrate.migrate(args.dir, dry_run=args.dry_run)))
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("init", help="set up flowproject in a git repository; never overwrites a file")
     p.add_argument("dir", nargs="?", default=".", help="the project folder (default: the current one)")
@@ -43,3 +50,8 @@ def register(sub) -> None:
     p.add_argument("name", help="the flow's snake_case name (the class is its CamelCase)")
     p.add_argument("--dir", default=".", help="the project folder (default: the current one)")
     p.set_defaults(func=_cmd_new)
+
+    p = sub.add_parser("migrate", help="convert an Outerbounds scaffold repository in place (one reviewable diff)")
+    p.add_argument("dir", nargs="?", default=".", help="the project folder (default: the current one)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and the unified diff; change nothing")
+    p.set_defaults(func=_cmd_migrate)

@@ -78,6 +78,9 @@ SENSOR_FIELDS = {
     "lease_seconds": (positive_int, 3600),
     # The start step's card costs a second process per tick; opt in.
     "card": (boolean, False),
+    # What self.sensor_value is downstream: the rows, or (scalar, written by migrate for
+    # scaffold flows) the single cell of a one-row one-column result.
+    "value": (one_of("rows", "scalar"), "rows"),
 }
 
 
@@ -94,6 +97,13 @@ TOP_LEVEL = ("project_name", "data", "sensor", "deploy", "getters", "flows", "en
 LEGACY_DATA_TABLE = "data_kwargs"
 # Which [data] keys each source needs beyond the defaults.
 REQUIRED_BY_TYPE = {"local": ("path",), "s3": ("bucket", "key"), "snowflake": ("template",)}
+# [launch] is checked by its own module (launch-queries); flowproject migrate writes it.
+if "launch" not in TOP_LEVEL:
+    TOP_LEVEL += ("launch",)
+# The Outerbounds scaffold's names and defaults, accepted so its own file validates.
+SCAFFOLD_RENAMED_DATA = {"storage_type": "type"}
+SCAFFOLD_PLACEHOLDERS = ("...", "\u2026")
+SCAFFOLD_DEFAULT_TEMPLATE = "sensor"
 
 
 # -- validation -------------------------------------------------------------------------
@@ -166,6 +176,25 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _scaffold_data(raw: Any, label: str) -> Any:
+    """[data] with the scaffold's renamed keys renamed and its placeholders dropped, one
+    warning line each."""
+    if not isinstance(raw, dict):
+        return raw
+    raw = dict(raw)
+    for old, new in SCAFFOLD_RENAMED_DATA.items():
+        if old in raw:
+            if new in raw:
+                raise ConfigError(label, "data.%s" % old, "also set as data.%s; keep only data.%s" % (new, new))
+            raw[new] = raw.pop(old)
+            warn("%s: data.%s is deprecated; call it data.%s (flowproject migrate does)" % (label, old, new))
+    for key in ("role", "integration"):
+        if isinstance(raw.get(key), str) and raw[key].strip() in SCAFFOLD_PLACEHOLDERS:
+            warn("%s: data.%s = %r is the scaffold's placeholder; treated as unset" % (label, key, raw[key]))
+            del raw[key]
+    return raw
+
+
 def validate(raw: Mapping[str, Any], label: str = CONFIG_FILENAME, base_dir: Optional[Path] = None) -> Dict[str, Any]:
     """Check a parsed config mapping and return it with every default filled in.
 
@@ -214,7 +243,10 @@ def validate(raw: Mapping[str, Any], label: str = CONFIG_FILENAME, base_dir: Opt
             % (PROJECT_NAME_MAX, len(project_name)),
         )
 
-    data = v.table(raw.get("data", {}), "data", DATA_FIELDS)
+    raw_data = _scaffold_data(raw.get("data", {}), label)
+    data = v.table(raw_data, "data", DATA_FIELDS)
+    if data["type"] == "snowflake" and data["template"] is None:
+        data["template"] = SCAFFOLD_DEFAULT_TEMPLATE
     if data["bucket"] is not None:
         data["bucket"], data["key"] = _split_bucket_url(v, data["bucket"], data["key"])
     for key in REQUIRED_BY_TYPE[data["type"]]:

@@ -156,10 +156,20 @@ def sensor_value(flowconfig: Any, sensor_flow: str = SENSOR_FLOW) -> Any:
                 # Another trigger's payload that is not JSON cannot be ours.
                 continue
             if isinstance(payload, dict) and payload.get("name") == expected:
-                return payload.get(sensor["payload_key"])
+                return _shaped(payload.get(sensor["payload_key"]), sensor)
     trig = current.get("trigger")
     if trig is not None:
         run = getattr(trig, "run", None)
         if run is not None and run.parent.id == sensor_flow:
-            return run.data.value
+            return _shaped(run.data.value, sensor)
     return None
+
+
+def _shaped(value: Any, sensor: Any) -> Any:
+    """``[sensor] value = "scalar"``: a one-row one-column result is its single cell (what a
+    scaffold flow's ``self.sensor_value`` was); anything else is returned as it is."""
+    if sensor.get("value") == "scalar" and isinstance(value, list) and len(value) == 1:
+        row = value[0]
+        if isinstance(row, (list, tuple)) and len(row) == 1:
+            return row[0]
+    return value

@@ -10,14 +10,20 @@ from metaflow import Config, FlowMutator, FlowSpec, Parameter, config_expr, curr
 from metaflow.packaging_sys import ContentType
 
 from ..config import loader as _config
+from ..config import shadowing as _shadowing
 from ..events import triggers as _triggers
 from ..getters import runs as _runs
 from ..sources import Observation, observe
 from . import duplicates as _duplicates
 from . import localuser as _localuser
 from . import options as _flowoptions
+from . import packages as _packages
 from . import provenance as _provenance
 from . import requirements
+
+# The team's packages beside flowproject.toml import from flows/ (flowproject.flow.packages):
+# a flow imports BaseFlow before its own package, so this runs first.
+_packages.add_project_root_to_path()
 
 # Flow class name -> the file that defines it. Metaflow evaluates the Config default in
 # the *calling* process (under Runner/Deployer sys.argv[0] is not the flow file), and the
@@ -46,6 +52,8 @@ def _default_config_path(ctx) -> str:
     path = _config.locate(flow_file(ctx.flow_name))
     # Metaflow reads the file itself and would end in a UnicodeDecodeError traceback.
     _config.read_text(path)
+    # A vendored flowproject/ beside the config is one line, before anything runs.
+    _shadowing.check(path.parent)
     _config.remember_default(path)
     return str(path)
 
@@ -123,6 +131,9 @@ class _ProjectWiring(FlowMutator):
                 yield str(path), "sql/%s" % path.relative_to(sql_dir).as_posix(), ContentType.CODE_CONTENT
         # flowproject.flow.requirements reads the extras (the versions @snowflake asks @pypi
         # for) from the pyproject.toml beside the package, in the pod as in the repo.
+        # The team's packages sit beside the flow file in the package, as sys.path expects.
+        for path, arcname in _packages.package_files(root):
+            yield path, arcname, ContentType.CODE_CONTENT
         pyproject = requirements.pyproject_path()
         if pyproject.is_file():
             yield str(pyproject), "pyproject.toml", ContentType.CODE_CONTENT

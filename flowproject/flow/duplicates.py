@@ -51,7 +51,7 @@ def _origin(tb: Optional[TracebackType]) -> Tuple[str, str]:
 
 def message(exc: BaseException, tb: Optional[TracebackType]) -> str:
     """The one line shown for a duplicate flow decorator."""
-    found = re.search(r"decorator '(\w+)'", str(exc))
+    found = re.search(r"decorator '(\w+)'", getattr(exc, "message", None) or "")
     name = found.group(1) if found else "?"
     where, cls_name = _origin(tb)
     advice = ADVICE.get(name, "the flow already has @%s; remove one of them from %%s" % name) % cls_name
@@ -68,9 +68,17 @@ def _hook(exc_type: Type[BaseException], exc: BaseException, tb: Optional[Traceb
     _previous(exc_type, exc, tb)
 
 
+def _one_line(exc: BaseException) -> str:
+    # Under Runner/Deployer the flow file is imported in the caller's process, so the
+    # exception reaches the caller's code, never sys.excepthook: its text is the same line.
+    return message(exc, exc.__traceback__)[len("error: ") :]
+
+
 def install() -> None:
-    """Install the hook once (importing flowproject does it)."""
+    """Install the hook once (importing flowproject does it), and give the exception the
+    same one-line text for the callers that catch it."""
     global _previous
+    DuplicateFlowDecoratorException.__str__ = _one_line  # type: ignore[method-assign,assignment]
     if sys.excepthook is not _hook:
         _previous = sys.excepthook
         sys.excepthook = _hook

@@ -72,9 +72,12 @@ class InitReport:
     written: List[str] = field(default_factory=list)
     skipped: List[str] = field(default_factory=list)
     appended: List[str] = field(default_factory=list)
+    # One line each: a foreign deploy moved aside, a workflow that would deploy twice.
+    notices: List[str] = field(default_factory=list)
 
     def lines(self) -> List[str]:
-        out = ["wrote    %s" % p for p in self.written]
+        out = list(self.notices)
+        out += ["wrote    %s" % p for p in self.written]
         out += ["appended %s" % p for p in self.appended]
         out += ["skipped  %s (exists)" % p for p in self.skipped]
         return out
@@ -181,6 +184,7 @@ def init(
         "@@FLOWPROJECT_SPEC@@": flowproject_spec or default_flowproject_spec(),
     }
     report = InitReport(root)
+    report.notices += _set_foreign_deploy_aside(root, git_root)
     planned = [(t, root / dest, x) for t, dest, x in PROJECT_FILES]
     planned += [(t, git_root / dest, x) for t, dest, x in GITHUB_FILES]
     for template, dest, executable in planned:
@@ -196,6 +200,30 @@ def init(
     if _append_gitignore(git_root / ".gitignore"):
         report.appended.append(os.path.relpath(git_root / ".gitignore", root))
     return report
+
+
+def _set_foreign_deploy_aside(root: Path, git_root: Path) -> List[str]:
+    """Move a ``deploy`` that is not flowproject's to ``deploy.scaffold`` (not executable),
+    so the next ``./deploy --dry-run`` is flowproject's and never reaches a cluster."""
+    from . import migrate_files
+
+    notices = []
+    path = root / "deploy"
+    if path.is_file() and not migrate_files.is_flowproject_deploy(path.read_text(encoding="utf-8", errors="replace")):
+        backup = root / "deploy.scaffold"
+        if backup.exists():
+            raise ScaffoldError(msg="deploy is not flowproject's and deploy.scaffold exists; move one of them away")
+        path.rename(backup)
+        backup.chmod(backup.stat().st_mode & ~(stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH))
+        notices.append("moved    deploy -> deploy.scaffold (it was not flowproject's; no longer executable)")
+    folder = git_root / ".github" / "workflows"
+    for wf in sorted(folder.glob("*.y*ml")) if folder.is_dir() else []:
+        if migrate_files.runs_old_deploy(wf.read_text(encoding="utf-8", errors="replace")):
+            notices.append(
+                "warning  %s runs ./deploy as well: every push would deploy twice; delete it "
+                "(flowproject migrate disables it)" % os.path.relpath(wf, root)
+            )
+    return notices
 
 
 # -- new ------------------------------------------------------------------------------------
