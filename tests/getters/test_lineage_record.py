@@ -76,3 +76,29 @@ def test_reads_recorded_once_as_artifact_and_index(sandbox, metadata, tmp_path):
     assert own["inputs"] == got[1]
     entry = base / "ProducerFlow/_flowproject/lineage" / producer / "used_by" / ("ConsumerFlow~%s.json" % consumer)
     assert json.loads(entry.read_text())["run"] == "ConsumerFlow/%s" % consumer
+
+
+def test_event_that_started_the_run_is_recorded(sandbox, tmp_path):
+    root = write_project(tmp_path / "proj", TOML, {"producer.flow.py": PRODUCER})
+    (root / "watched").mkdir()
+    payload = {
+        "name": "mfns.lin.user.x.changed",
+        "id": "evt-1",
+        "sensor_run": "SensorFlow/7",
+        "sensor_fingerprint": "fp1",
+        "dedupe_key": "k1",
+    }
+    # What Argo (and `flowproject events serve`) hands the run: current.trigger reads it.
+    env = {"METAFLOW_ARGO_EVENT_PAYLOAD_event_mfnslinuserxchanged_abcd": json.dumps(payload)}
+    run = run_id_of(sandbox.run_ok([root / "flows" / "producer.flow.py", "run"], cwd=root, env=env))
+    got = sandbox.client('namespace(None)\nresult = Run("ProducerFlow/%s").data.lineage_inputs' % run)
+    assert got == [
+        {
+            "kind": "event",
+            "name": "mfns.lin.user.x.changed",
+            "id": "evt-1",
+            "pathspec": "SensorFlow/7",
+            "fingerprint": "fp1",
+            "dedupe_key": "k1",
+        }
+    ]
