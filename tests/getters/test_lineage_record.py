@@ -77,6 +77,21 @@ def test_reads_recorded_once_as_artifact_and_index(sandbox, metadata, tmp_path):
     entry = base / "ProducerFlow/_flowproject/lineage" / producer / "used_by" / ("ConsumerFlow~%s.json" % consumer)
     assert json.loads(entry.read_text())["run"] == "ConsumerFlow/%s" % consumer
 
+    def lineage(*args):
+        out = sandbox.run_ok(["-m", "flowproject.cli", "lineage", *args, "--json"], cwd=root).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
+    edge = {"from": "ProducerFlow/%s" % producer, "to": "ConsumerFlow/%s" % consumer, "kind": "read"}
+    assert lineage("ProducerFlow/%s" % producer, "--down")["edges"] == [edge]
+    assert lineage("ConsumerFlow/%s" % consumer, "--up")["edges"] == [edge]
+    # A missing own record: one warning, and the artifact gives the same answer.
+    (base / "ConsumerFlow/_flowproject/lineage" / consumer / "run.json").unlink()
+    proc = sandbox.run_ok(
+        ["-m", "flowproject.cli", "lineage", "ConsumerFlow/%s" % consumer, "--up", "--json"], cwd=root
+    )
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["edges"] == [edge]
+    assert proc.stderr.count("warning:") == 1, proc.stderr
+
 
 def test_event_that_started_the_run_is_recorded(sandbox, tmp_path):
     root = write_project(tmp_path / "proj", TOML, {"producer.flow.py": PRODUCER})
