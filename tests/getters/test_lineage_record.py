@@ -84,6 +84,10 @@ def test_reads_recorded_once_as_artifact_and_index(sandbox, metadata, tmp_path):
     edge = {"from": "ProducerFlow/%s" % producer, "to": "ConsumerFlow/%s" % consumer, "kind": "read"}
     assert lineage("ProducerFlow/%s" % producer, "--down")["edges"] == [edge]
     assert lineage("ConsumerFlow/%s" % consumer, "--up")["edges"] == [edge]
+    diagram = sandbox.run_ok(
+        ["-m", "flowproject.cli", "lineage", "ProducerFlow/%s" % producer, "--mermaid"], cwd=root
+    ).stdout
+    assert diagram.startswith("graph LR") and '["ConsumerFlow/%s"]' % consumer in diagram
     # A missing own record: one warning, and the artifact gives the same answer.
     (base / "ConsumerFlow/_flowproject/lineage" / consumer / "run.json").unlink()
     proc = sandbox.run_ok(
