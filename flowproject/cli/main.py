@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import List, Optional
 
 from ..errors import FlowprojectError
-from . import config, deploy, events, getters, project, sensor
+from . import config, deploy, events, getters, lineage, project, sensor
 
-GROUPS = (config, getters, deploy, project, events, sensor)
+GROUPS = (config, getters, deploy, project, events, sensor, lineage)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,6 +12,7 @@ from metaflow.packaging_sys import ContentType
 from ..config import loader as _config
 from ..config import shadowing as _shadowing
 from ..events import triggers as _triggers
+from ..getters import lineage as _lineage
 from ..getters import runs as _runs
 from ..sources import Observation, observe
 from . import duplicates as _duplicates
@@ -115,6 +116,9 @@ class _ProjectWiring(FlowMutator):
             # current.trigger in local runs started by an event (flowproject.events.triggers).
             step.add_decorator(_triggers.local_trigger())
         start, end = _start_and_end(steps)
+        for name, step in steps.items():
+            # What the run read and what started it (flowproject.getters.lineage).
+            step.add_decorator(_lineage.recorder(is_end=name == end))
         if start is not None:
             steps[start].add_decorator(_provenance.tagger())
         if end is not None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Tuple
 
 from ..errors import FlowprojectError
+from .lineage import note_read
 from .runs import ANY_BRANCH, any_namespace
 from .runs import latest_successful_run as _latest
 
@@ -137,7 +138,9 @@ def latest_successful_run(
     Raises GetterError when the flow does not exist or has no such run there.
     """
     project, branch, _ = _defaults(project, branch, None)
-    return _resolve(flow_name, project, branch, None, tag=tag)
+    run = _resolve(flow_name, project, branch, None, tag=tag)
+    note_read(run.pathspec, None, "tag" if tag else "latest")
+    return run
 
 
 def _pinned_id(flow_name: str, run_id: str, source: str) -> str:
@@ -262,4 +265,6 @@ def get_artifact(
             raise GetterError(
                 "%s has no artifact %r; it has: %s" % (run.pathspec, artifact, ", ".join(names) or "none")
             )
-        return getattr(data, artifact)
+        value = getattr(data, artifact)
+    note_read(run.pathspec, artifact, "tag" if tag else ("pin" if run_id is not None else "latest"))
+    return value

@@ -138,7 +138,7 @@ def test_errors_name_what_was_searched_and_namespace_is_restored(sandbox, projec
     )
     assert (
         res["no_artifact"]
-        == "ProducerFlow/%s has no artifact 'nope'; it has: blob, fail, flowconfig, name, number, test_mode, value"
+        == "ProducerFlow/%s has no artifact 'nope'; it has: blob, fail, flowconfig, lineage_inputs, name, number, test_mode, value"
         % run_id
     )
     assert res["bad_pin"] == "run_id='argo-producerflow-xyz': no run ProducerFlow/argo-producerflow-xyz"

@@ -1,0 +1,47 @@
+"""``flowproject lineage FLOW/RUN``: the runs and events around one run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("lineage", help="Show what made a run and what it fed.")
+    p.add_argument("run", help="FLOW/RUN_ID")
+    p.add_argument("--up", action="store_true", help="only upstream")
+    p.add_argument("--down", action="store_true", help="only downstream")
+    p.add_argument("--depth", type=int, default=None, help="stop after N edges")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.add_argument("--mermaid", action="store_true", help="a Mermaid diagram (GitHub, Metaflow cards)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..errors import FlowprojectError
+    from ..getters.lineage_graph import graph
+
+    if args.run.count("/") != 1 or not all(args.run.split("/")):
+        raise FlowprojectError(msg="lineage: %r is not FLOW/RUN_ID" % args.run)
+    both = not args.up and not args.down
+    g = graph(args.run, up=args.up or both, down=args.down or both, depth=args.depth)
+    if args.json:
+        print(json.dumps(g, sort_keys=True))
+    elif args.mermaid:
+        print(mermaid(g))
+    else:
+        for e in g["edges"]:
+            print("%s --%s--> %s" % (e["from"], e["kind"], e["to"]))
+    return 0
+
+
+def mermaid(g: dict) -> str:
+    """A ``graph LR`` with run nodes labelled ``Flow/id``."""
+    ids = {n["id"]: "n%d" % i for i, n in enumerate(g["nodes"])}
+    lines = ["graph LR"]
+    for n in g["nodes"]:
+        label = n.get("pathspec") or n.get("name") or n["id"]
+        lines.append('    %s["%s"]' % (ids[n["id"]], str(label).replace('"', "'")))
+    for e in g["edges"]:
+        lines.append("    %s -->|%s| %s" % (ids[e["from"]], e["kind"], ids[e["to"]]))
+    return "\n".join(lines)
