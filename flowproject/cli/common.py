@@ -11,7 +11,7 @@ BRANCH_HELP = "Metaflow branch: prod, test.<name> or user.<name> (default: user.
 
 
 def metaflow_branch(given: Optional[str]) -> str:
-    from ..events.server import current_user_branch
+    from ..events.launcher import current_user_branch
     from ..events.triggers import branch_flags
 
     if given:

@@ -12,7 +12,8 @@ from typing import Any, Dict, Optional
 
 from ..config import loader as _config
 from . import triggers as _triggers
-from .server import EventError, current_user_branch
+from .launcher import current_user_branch
+from .server import EventError
 
 
 def envelope(name: str, payload: Dict[str, Any]) -> Dict[str, Any]:

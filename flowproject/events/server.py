@@ -11,154 +11,28 @@ same way, in the foreground.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
+from typing import Any, List, Optional, Sequence, TextIO
 
 from ..config import loader as _config
 from ..errors import FlowprojectError
 from . import guard as _guard
 from . import triggers as _triggers
-from .started import StartedRun
+from .launcher import Launcher, current_user_branch
 
-# How many events may wait for a free run slot before the server answers 503.
-MAX_WAITING_EVENTS = 64
 # Seconds a client may take to send its request: a half-sent one cannot hold a thread.
 SOCKET_TIMEOUT_SECONDS = 5
-# How long to wait for a started run to announce its id before reporting it without one.
-RUN_ID_WAIT_SECONDS = 120
 
 
 class EventError(FlowprojectError):
     headline = "Local events"
-
-
-def current_user_branch() -> str:
-    from metaflow.util import get_username
-
-    return "user.%s" % get_username()
-
-
-@dataclass
-class Launcher:
-    """Starts the runs events ask for and keeps track of them until they end."""
-
-    root: Path
-    project: str
-    flows: List[_triggers.FlowTriggers]
-    branches: Sequence[str]
-    log_dir: Path
-    out: TextIO = sys.stdout
-    max_runs: int = 4
-    runs: List[StartedRun] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    # Event ids already accepted (bounded): a retried or replayed event starts nothing twice.
-    _seen: OrderedDict[str, None] = field(default_factory=OrderedDict)
-    _waiting: int = 0
-
-    def __post_init__(self) -> None:
-        self._slots = threading.BoundedSemaphore(self.max_runs)
-
-    def admit(self, event_id: Optional[str]) -> str:
-        """ "new", "duplicate" or "full" (too many events already wait for a run slot)."""
-        with self._lock:
-            if event_id is not None and event_id in self._seen:
-                return "duplicate"
-            if self._waiting >= MAX_WAITING_EVENTS:
-                return "full"
-            self._waiting += 1
-            if event_id is not None:
-                self._seen[event_id] = None
-                while len(self._seen) > 10000:
-                    self._seen.popitem(last=False)
-            return "new"
-
-    def say(self, line: str) -> None:
-        with self._lock:
-            print(line, file=self.out, flush=True)
-
-    def start(self, target, sub, event_name: str, payload: Dict[str, Any], branch: str) -> StartedRun:
-        cmd, extra = _triggers.launch_spec(target, sub, event_name, payload, branch)
-        # At most max_runs flows at once; later events wait here, in their own thread.
-        self._slots.acquire()
-        stamp = "%s-%s" % (target.flow, uuid.uuid4().hex[:8])
-        id_file, log = self.log_dir / (stamp + ".run_id"), self.log_dir / (stamp + ".log")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_triggers.PAYLOAD_ENV_PREFIX)}
-        env.update(extra)
-        with open(log, "wb") as log_f:
-            # Its own session: the Ctrl-C that stops the server does not kill the run.
-            proc = subprocess.Popen(
-                cmd + ["--run-id-file", str(id_file)],
-                cwd=str(self.root),
-                env=env,
-                stdout=log_f,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        run = StartedRun(target.flow, branch, proc, log, id_file)
-        with self._lock:
-            self.runs.append(run)
-        threading.Thread(target=self._watch, args=(run,), daemon=True).start()
-        return run
-
-    def _watch(self, run: StartedRun) -> None:
-        code = run.process.wait()
-        self._slots.release()
-        if run.run_id is None:
-            run.wait_for_id(timeout=1)
-        if code == 0:
-            self.say("  %s finished" % run.pathspec)
-        else:
-            self.say("  %s FAILED (exit %d): %s (log: %s)" % (run.pathspec, code, run.failure_line(), run.log))
-
-    def handle(self, event_name: str, payload: Dict[str, Any]) -> List[StartedRun]:
-        """Start every flow ``event_name`` triggers in a served branch; print one line."""
-        matches = self.choose(event_name)
-        served = [m for m in matches if m[2] == "" or m[2] in self.branches]
-        if not matches:
-            self.say("%s: no flow in flows/ listens to it" % event_name)
-            return []
-        if not served:
-            self.say(
-                "%s: ignored, branch %s is not served here (serving %s)"
-                % (event_name, matches[0][2], ", ".join(self.branches))
-            )
-            return []
-        started = [self.start(t, s, event_name, payload, b or self.branches[0]) for t, s, b in served]
-        for run in started:
-            run.wait_for_id()
-        self.say("%s: started %s" % (event_name, ", ".join(r.pathspec for r in started)))
-        return started
-
-    def handle_safely(self, event_name: str, payload: Dict[str, Any]) -> None:
-        # In a worker thread: a failure to start a run is this event's line, not a traceback.
-        try:
-            self.handle(event_name, payload)
-        except (OSError, ValueError, FlowprojectError) as e:
-            self.say("%s: could not start its flows: %s" % (event_name, e))
-        finally:
-            with self._lock:
-                self._waiting -= 1
-
-    def choose(self, event_name: str) -> List[Tuple[_triggers.FlowTriggers, _triggers.Subscription, str]]:
-        """The one place that decides which flows an event starts (Argo's rules)."""
-        return _triggers.triggered_by(event_name, self.project, self.flows)
-
-    def running(self) -> List[StartedRun]:
-        with self._lock:
-            return [r for r in self.runs if r.process.poll() is None]
 
 
 def _handler_class(launcher: Launcher, workers: List[threading.Thread], token: str, hosts: Optional[frozenset]):
@@ -279,11 +153,14 @@ def serve(
     # SIGTERM stops the server the way Ctrl-C does; SIGINT may arrive ignored (a
     # background job of a non-interactive shell), and Ctrl-C must still stop it.
     previous = {s: signal.signal(s, signal.default_int_handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    stop = threading.Event()
+    threading.Thread(target=launcher.watch_finishes, args=(stop,), daemon=True).start()
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass
     finally:
+        stop.set()
         server.server_close()
     try:
         for w in workers:
