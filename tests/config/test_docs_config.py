@@ -41,4 +41,3 @@ def test_each_page_has_a_complete_example_that_validates(tmp_path, page):
     if page == "hooks.md":
         assert re.fullmatch(r"exports/\d{4}-\d\d-\d\d/", resolved["data"]["key"])
         assert re.fullmatch(r"\d{4}-\d\d-\d\d", resolved["flows"]["TrainFlow"]["parameters"]["cutoff"])
-

@@ -61,7 +61,9 @@ def test_quick_start_where_user_is_unset_works_as_the_docs_say(sandbox, tmp_path
     warnings = [line for line in fallback.stderr.splitlines() if line.startswith("warning: no Metaflow user")]
     assert len(warnings) == 1, fallback.stderr[-3000:]
     # The quick start's fix, taken from the page itself.
-    line = next(line for line in doc_block("quick-start.md", "bash", "METAFLOW_USER").splitlines() if line.startswith("export "))
+    line = next(
+        line for line in doc_block("quick-start.md", "bash", "METAFLOW_USER").splitlines() if line.startswith("export ")
+    )
     name, value = line.split("#")[0].strip()[len("export ") :].split("=", 1)
     ok = subprocess.run(run, cwd=project, env=dict(bare, **{name: value}), capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr[-3000:]

@@ -371,7 +371,11 @@ def test_branch_state_outside_a_run_restores_the_callers_namespace(sandbox, meta
 
 
 def test_docs_sensor_flow_file_is_the_one_shipped():
-    block = doc_text("sensor.md").split("upgrade with `pip install -U flowproject`:\n\n```python\n", 1)[1].split("```", 1)[0]
+    block = (
+        doc_text("sensor.md")
+        .split("upgrade with `pip install -U flowproject`:\n\n```python\n", 1)[1]
+        .split("```", 1)[0]
+    )
     shipped = (REPO / "flows" / "sensor.flow.py").read_text()
     code = [line for line in block.splitlines() if line.strip() and not line.strip().startswith('"""')]
     assert code and all(line in shipped for line in code)
