@@ -384,8 +384,10 @@ def test_deploy_script_is_executable():
 
 
 def test_docs_document_every_deploy_option():
+    from flowproject.cli.main import build_parser
+
     section = doc_text("deploying.md")
-    parser = cli.build_parser()
+    parser = build_parser()
     deploy_parser = parser._subparsers._group_actions[0].choices["deploy"]
     options = [o for a in deploy_parser._actions for o in a.option_strings if o.startswith("--") and o != "--help"]
     assert options
