@@ -259,3 +259,11 @@ def metadata(request, sandbox: MetaflowSandbox, tmp_path: Path):
         yield "service"
     finally:
         service.close()
+
+
+DOCS = REPO / "docs"
+
+
+def doc_text(page: str) -> str:
+    """The text of a documentation page: ``README.md`` or a page of ``docs/`` (``"sensor.md"``)."""
+    return (REPO / page if page == "README.md" else DOCS / page).read_text(encoding="utf-8")

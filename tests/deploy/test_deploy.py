@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
-from conftest import REPO, two_step_flow, write_project
+from conftest import REPO, doc_text, two_step_flow, write_project
 from deploying import ARGO_EVENTS_ENV, git, tool
 
 from flowproject import cli
@@ -364,10 +364,11 @@ def test_deploy_script_is_executable():
     assert os.access(REPO / "deploy", os.X_OK)
 
 
-def test_readme_documents_every_deploy_option():
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("## Deploying to Argo Workflows", 1)[1].split("\n## ", 1)[0]
-    parser = cli.build_parser()
+def test_docs_document_every_deploy_option():
+    from flowproject.cli.main import build_parser
+
+    section = doc_text("deploying.md")
+    parser = build_parser()
     deploy_parser = parser._subparsers._group_actions[0].choices["deploy"]
     options = [o for a in deploy_parser._actions for o in a.option_strings if o.startswith("--") and o != "--help"]
     assert options

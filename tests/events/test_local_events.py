@@ -270,7 +270,7 @@ def test_trigger_refuses_bad_input_in_one_line(sandbox, project):
 
 
 def test_readme_manual_form_without_the_tool(sandbox, project):
-    # README: "Without the tool, the same run is METAFLOW_ARGO_EVENT_PAYLOAD_event_x=... run".
+    # docs/local-loop.md: "Without the tool, the same run is METAFLOW_ARGO_EVENT_PAYLOAD_event_x=... run".
     name = "mfns.looped.%s.watched_changed" % user_branch(sandbox)
     payload = json.dumps({"name": name, "new_value": [1, 2]})
     proc = sandbox.run_ok(

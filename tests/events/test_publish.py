@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, List
 
 import pytest
-from conftest import REPO, free_port, run_id_of, sensor_project
+from conftest import doc_text, free_port, run_id_of, sensor_project
 
 from flowproject.secrets import mask_url, mask_urls, url_secrets
 from flowproject.sensor import MAX_INLINE_PAYLOAD_BYTES, payload_for
@@ -349,7 +349,7 @@ def test_url_secrets_are_masked_also_where_they_appear_alone_or_decoded():
     assert set(url_secrets(url)) == {"p%40ss-word", "p@ss-word", "t0k3n-value"}  # "bot": too short to mask loose
 
 
-def test_readme_masking_example_is_what_flowproject_prints():
+def test_docs_masking_example_is_what_flowproject_prints():
     url = "https://bot:pw-1a2b3c@argo.example.com/hook?token=abc123def"
     raw = "could not publish mfns.proj.prod.data_changed to %s: the webhook answered 500 Internal Server Error" % url
-    assert mask_urls(raw, [url]) in (REPO / "README.md").read_text()
+    assert mask_urls(raw, [url]) in doc_text("sensor.md")

@@ -1,4 +1,4 @@
-"""Where shared base classes and helpers go so remote steps get them (README: "Shared code")."""
+"""Where shared base classes and helpers go so remote steps get them (docs/adopting.md: "Shared code")."""
 
 from __future__ import annotations
 

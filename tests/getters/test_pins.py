@@ -7,7 +7,7 @@ import sys
 import time
 
 import pytest
-from conftest import run_id_of, write_project
+from conftest import doc_text, run_id_of, write_project
 from test_getters import CONSUMER
 
 PRODUCER = """
@@ -238,14 +238,11 @@ def test_running_and_killed_runs_are_not_read(sandbox, project):
     assert get(sandbox, project, '"ProducerFlow", "value", run_id="%s"' % running) == expected
 
 
-def test_readme_pin_example_is_valid_and_round_trips():
-    from pathlib import Path
-
+def test_docs_pin_example_is_valid_and_round_trips():
     from flowproject.config import parse_text
     from flowproject.getters.pins import set_pin_text
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    example = readme.split("<!-- pin example -->\n```toml\n", 1)[1].split("```", 1)[0]
+    example = doc_text("artifacts.md").split("<!-- pin example -->\n```toml\n", 1)[1].split("```", 1)[0]
     assert parse_text(example)["getters"]["TrainFlow"] == {"run_id": "1712345"}
     assert set_pin_text(example, "TrainFlow", "1712399") == example.replace('"1712345"', '"1712399"')
     added = set_pin_text(example, "ScoreFlow", "77")

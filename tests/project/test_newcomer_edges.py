@@ -1,4 +1,4 @@
-"""Rough edges a newcomer hits: README examples, hints, ./deploy's location and output, flags."""
+"""Rough edges a newcomer hits: the docs' examples, hints, ./deploy's location and output, flags."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_id_of, write_project
+from conftest import REPO, doc_text, run_id_of, write_project
 
 from flowproject import cli
 from flowproject.deploy.branches import sanitize
@@ -31,15 +31,15 @@ def git_project(root: Path, branch: str, flows=None) -> Path:
     return project
 
 
-def readme_block(lang: str, containing: str) -> str:
-    blocks = re.findall(r"```%s\n(.*?)\n```" % lang, (REPO / "README.md").read_text(), re.S)
+def doc_block(page: str, lang: str, containing: str) -> str:
+    blocks = re.findall(r"```%s\n(.*?)\n```" % lang, doc_text(page), re.S)
     return next(b for b in blocks if containing in b)
 
 
 # -- the quick start without $USER ---------------------------------------------------------------
 
 
-def test_quick_start_where_user_is_unset_works_as_the_readme_says(sandbox, tmp_path):
+def test_quick_start_where_user_is_unset_works_as_the_docs_say(sandbox, tmp_path):
     project = write_project(tmp_path / "proj", 'project_name = "edges"\n', {"hello.flow.py": HELLO})
     bare = {
         k: v for k, v in sandbox.env.items() if k not in ("USER", "USERNAME", "SUDO_USER", "LOGNAME", "METAFLOW_USER")
@@ -60,21 +60,23 @@ def test_quick_start_where_user_is_unset_works_as_the_readme_says(sandbox, tmp_p
     assert "for user:local" in fallback.stdout + fallback.stderr
     warnings = [line for line in fallback.stderr.splitlines() if line.startswith("warning: no Metaflow user")]
     assert len(warnings) == 1, fallback.stderr[-3000:]
-    # The README's fix, taken from the README itself.
-    line = next(line for line in readme_block("bash", "METAFLOW_USER").splitlines() if line.startswith("export "))
+    # The quick start's fix, taken from the page itself.
+    line = next(
+        line for line in doc_block("quick-start.md", "bash", "METAFLOW_USER").splitlines() if line.startswith("export ")
+    )
     name, value = line.split("#")[0].strip()[len("export ") :].split("=", 1)
     ok = subprocess.run(run, cwd=project, env=dict(bare, **{name: value}), capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr[-3000:]
 
 
-# -- the README's Runner examples ---------------------------------------------------------------
+# -- the Runner examples of "Writing a flow" ---------------------------------------------------------------
 
 
-def test_readme_runner_examples_run(sandbox, tmp_path):
+def test_docs_runner_examples_run(sandbox, tmp_path):
     project = write_project(tmp_path / "proj", 'project_name = "default_one"\n', {"hello.flow.py": HELLO})
     (project / "other").mkdir()
     (project / "other" / "flowproject.toml").write_text('project_name = "other_one"\n')
-    code = readme_block("python", "Runner(")
+    code = doc_block("writing-flows.md", "python", "Runner(")
     proc = sandbox.run_ok(["-c", code], cwd=project)
     pathspecs = re.findall(r"^(HelloFlow/\S+) True$", proc.stdout, re.M)
     assert len(pathspecs) == 2, proc.stdout

@@ -1,4 +1,4 @@
-"""Sensor state under overlapping ticks, reordering and faults (README, "One tick at a time").
+"""Sensor state under overlapping ticks, reordering and faults (docs/sensor.md, "One tick at a time").
 
 Faults come from outside: two sensor processes side by side, a webhook on 127.0.0.1 that
 holds a tick in ``end``, a pointer file overwritten in the datastore, a proxy in front of
@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_id_of, sensor_project
+from conftest import REPO, doc_text, run_id_of, sensor_project
 
 TOML = """
 project_name = "sensed"
@@ -370,9 +370,12 @@ def test_branch_state_outside_a_run_restores_the_callers_namespace(sandbox, meta
     assert got == ["SensorFlow/%s" % first, "user:somebody_else", "changed"]
 
 
-def test_readme_sensor_flow_file_is_the_one_shipped():
-    readme = (REPO / "README.md").read_text()
-    block = readme.split("upgrade with `pip install -U flowproject`:\n\n```python\n", 1)[1].split("```", 1)[0]
+def test_docs_sensor_flow_file_is_the_one_shipped():
+    block = (
+        doc_text("sensor.md")
+        .split("upgrade with `pip install -U flowproject`:\n\n```python\n", 1)[1]
+        .split("```", 1)[0]
+    )
     shipped = (REPO / "flows" / "sensor.flow.py").read_text()
     code = [line for line in block.splitlines() if line.strip() and not line.strip().startswith('"""')]
     assert code and all(line in shipped for line in code)
