@@ -43,12 +43,15 @@ class DedupeError(FlowprojectError):
 
 def sensor_payload(flowconfig: Any) -> Optional[Dict[str, Any]]:
     """The payload of the ``[sensor] event_name`` event that started this run, or None."""
-    from .publishing import PAYLOAD_ENV_PREFIX, event_name
+    from metaflow import namespaced_event_name
+
+    from .triggers import PAYLOAD_ENV_PREFIX
 
     logical = flowconfig["sensor"]["event_name"]
     if not logical:
         return None
-    expected = event_name(logical)()
+    # The name publishing.event_name gives (which imports this module for the guard).
+    expected = namespaced_event_name(logical)()
     for key, raw in os.environ.items():
         if not key.startswith(PAYLOAD_ENV_PREFIX) or raw in ("", "null"):
             continue
