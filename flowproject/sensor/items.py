@@ -25,6 +25,8 @@ from ..getters.store import RECORDS_DIR, StateStore, StateStoreError
 from ..sources import items as _items
 from ..sources.observation import canonical_json
 
+# The flow whose records `sensor preview` reads (the one SensorFlowBase runs as).
+SENSOR_FLOW_NAME = "SensorFlow"
 # How many pending items the tick's log line and `sensor preview` name.
 SHOWN_ITEMS = 5
 
@@ -189,3 +191,23 @@ def partial_state(
     previous = load_manifest(store, flow_name, plan["before"])
     lines = _items.apply(previous, list(plan["silent"]) + list(plan["due"][:n_items]))
     return {"manifest": save_manifest(store, flow_name, lines)}, complete
+
+
+def pending_items(
+    cfg: Mapping[str, Any], store: Optional[StateStore], before: Any, *, project: str, branch: str, project_dir: Any
+) -> Tuple[List[Dict[str, Any]], str]:
+    """Every item the branch's next ticks would publish (as in a payload), and a summary."""
+    data, sensor = cfg["data"], cfg["sensor"]
+    if data["type"] == "snowflake":
+        from ..sources.rows import observe_rows
+
+        rows = observe_rows(data, before, project_dir=project_dir)
+        return with_keys(project, branch, [item for item, _ in rows.items]), rows.summary
+    listing = _items.observe_listing(data)
+    where = data.get("path") or "s3://%s/%s" % (data.get("bucket"), data.get("key") or "")
+    if before and before.get("manifest") == listing.sha256():
+        return [], _items.summary(where, listing, 0)
+    previous = load_manifest(store, SENSOR_FLOW_NAME, before) if store is not None else {}
+    ordered = _items.diff(previous, listing).ordered(sensor["emit_removed"])
+    found = with_keys(project, branch, [_items.item_of(line, change) for line, change in ordered])
+    return found, _items.summary(where, listing, len(found))

@@ -7,6 +7,7 @@ datastore. The runs use Metaflow's local metadata and the metadata service.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -218,3 +219,22 @@ def test_first_tick_without_publish_on_first_run_records_only(sandbox, tmp_path,
     (project / "watched" / "new.csv").write_text("n\n")
     items.run()
     assert [(i["key"], i["change"]) for i in payload_items(hook.events)] == [("new.csv", "added")]
+
+
+def test_preview_lists_the_pending_items_and_history_counts_them(sandbox, tmp_path, hook):
+    project = sensor_project(tmp_path / "p", TOML + "max_events_per_tick = 2\n")
+    for name in ("b", "c"):
+        (project / "watched" / ("%s.csv" % name)).write_text(name)
+    cli = ["-m", "flowproject.cli", "sensor"]
+    env = {"METAFLOW_ARGO_EVENTS_WEBHOOK_URL": hook.url}
+    before = json.loads(sandbox.run_ok([*cli, "preview", "--json"], cwd=project, env=env).stdout)
+    assert before["count"] == 3 and [i["key"] for i in before["items"]] == ["a.csv", "b.csv", "c.csv"]
+    assert before["items"][0]["change"] == "added" and len(before["items"][0]["dedupe_key"]) == 32
+    text = sandbox.run_ok([*cli, "preview"], cwd=project, env=env).stdout
+    assert "3 items pending; the next tick would publish 2 to mfns.itemized." in text
+    Items(sandbox, project, hook.url).run()
+    after = json.loads(sandbox.run_ok([*cli, "preview", "--json"], cwd=project, env=env).stdout)
+    assert after["count"] == 1 and after["items"] == [dict(before["items"][2])]
+    assert [i["dedupe_key"] for i in payload_items(hook.events)] == [i["dedupe_key"] for i in before["items"][:2]]
+    history = sandbox.run_ok([*cli, "history"], cwd=project, env=env).stdout
+    assert "sent 2 items in 2 events of mfns.itemized." in history and "1 pending" in history
