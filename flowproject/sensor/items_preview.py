@@ -12,9 +12,8 @@ from . import items as _state
 def items_preview(
     cfg: Mapping[str, Any], config_path: Path, branch: str, flow_name: str, event: Optional[str], state: Any
 ) -> Any:
-    """The items the next ticks of ``branch`` would publish, starting from its state run."""
-    from .preview import Preview
-
+    """The fields of a ``Preview`` (preview.py builds it): the items the next ticks of
+    ``branch`` would publish, starting from its state run."""
     store = StateStore.configured()
     sensor = cfg["sensor"]
     before = getattr(state.data, "items_state", None) if state is not None else None
@@ -46,14 +45,14 @@ def items_preview(
         )
     else:
         message = "no items pending (%s)%s" % (summary, "; %s" % why if why else "")
-    return Preview(
-        bool(pending),
-        message,
-        event,
-        summary,
-        (before or {}).get("manifest") or "",
-        state.pathspec if state is not None else None,
-        getattr(state.data, "fingerprint", None) if state is not None else None,
+    return dict(
+        would_publish=bool(pending),
+        message=message,
+        event_name=event,
+        summary=summary,
+        fingerprint=(before or {}).get("manifest") or "",
+        state_run=state.pathspec if state is not None else None,
+        state_fingerprint=getattr(state.data, "fingerprint", None) if state is not None else None,
         count=len(pending),
         items=pending,
     )

@@ -44,7 +44,7 @@ def preview(branch: str, config_path: Union[str, Path, None] = None, flow_name: 
     if cfg["sensor"]["emit"] == "items":
         from .items_preview import items_preview
 
-        return items_preview(cfg, path, branch, flow_name, name, state)
+        return Preview(**items_preview(cfg, path, branch, flow_name, name, state))
     obs = observe(cfg["data"], project_dir=path.resolve().parent)
     # The same decision a tick makes, against the same state: only the run is missing.
     decision = decide(obs, previous=state, sensor=cfg["sensor"], event_name=name, run_pathspec="(preview)")
