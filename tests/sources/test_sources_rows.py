@@ -9,7 +9,7 @@ from flowproject.sources.rows import advance, observe_rows
 SQL = "SELECT id, amount, updated_at FROM IDENTIFIER(%(table)s) WHERE updated_at >= %(cursor)s ORDER BY updated_at\n"
 
 
-def test_cursor_with_ties_at_the_boundary(snow, tmp_path, monkeypatch):
+def test_cursor_with_ties_at_the_boundary(snow, tmp_path, monkeypatch):  # noqa: F811  (the fixture)
     (tmp_path / "sql").mkdir()
     (tmp_path / "sql" / "new_orders.sql").write_text(SQL)
     monkeypatch.chdir(tmp_path)
