@@ -113,3 +113,22 @@ def glob_map(value: Any, fail: Callable[[str], None]) -> Dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) and v for v in value.values()):
         fail('expected a table of "git-branch-glob" = "environment name"')
     return value
+
+
+def cursor_value(value: Any, fail: Callable[[str], None]) -> Union[str, int, float]:
+    # [data] cursor_start: bound as %(cursor)s on the first tick. A TOML date-time is kept
+    # as ISO 8601 text: the config travels as JSON, and Snowflake compares it as a timestamp.
+    import datetime
+
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        fail("expected a string, a number or a TOML date-time")
+    return value
+
+
+def name_list(value: Any, fail: Callable[[str], None]) -> List[str]:
+    # [data] key_columns: column names, matched case-insensitively against the result.
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+        fail("expected a non-empty array of column names")
+    return value

@@ -19,8 +19,10 @@ from .fields import (
     boolean,
     branch_list,
     cron,
+    cursor_value,
     glob_map,
     matching,
+    name_list,
     nonempty_str,
     one_of,
     params,
@@ -66,6 +68,10 @@ DATA_FIELDS = {
     "template": (nonempty_str, None),
     "params": (params, None),
     "timeout_seconds": (positive_int, 600),
+    # Snowflake cursor mode ([sensor] emit = "items"): flowproject.sources.rows.
+    "cursor_column": (nonempty_str, None),
+    "cursor_start": (cursor_value, None),
+    "key_columns": (name_list, None),
 }
 SENSOR_FIELDS = {
     "cron_schedule": (cron, "*/15 * * * *"),
@@ -81,6 +87,15 @@ SENSOR_FIELDS = {
     # What self.sensor_value is downstream: the rows, or (scalar, written by migrate for
     # scaffold flows) the single cell of a one-row one-column result.
     "value": (one_of("rows", "scalar"), "rows"),
+    # Item-level sensors (flowproject.sensor.items): what a tick publishes, and its limits.
+    "emit": (one_of("change", "items"), "change"),
+    "items_per_event": (positive_int, 1),
+    # Bounds one tick's webhook calls (and its run time); the rest waits for the next tick.
+    "max_events_per_tick": (positive_int, 100),
+    "emit_removed": (boolean, False),
+    # Consumers (@on_sensor_event): run once per dedupe_key; how long a claim blocks others.
+    "dedupe": (boolean, False),
+    "dedupe_claim_seconds": (positive_int, 3600),
 }
 
 
@@ -195,6 +210,21 @@ def _scaffold_data(raw: Any, label: str) -> Any:
     return raw
 
 
+def _items_rules(v: _Validator, data: Dict[str, Any], sensor: Dict[str, Any]) -> Dict[str, Any]:
+    # emit = "items" needs a source that has items: a folder/prefix listing, or a cursor.
+    if sensor["emit"] != "items":
+        return sensor
+    if data["type"] == "snowflake" and not data["cursor_column"]:
+        v.fail("data.cursor_column", "required when [sensor] emit = \"items\" and data.type is 'snowflake'")
+    if data["type"] != "snowflake" and data["check_mode"] != "files_metadata":
+        v.fail(
+            "data.check_mode",
+            'expected files_metadata when [sensor] emit = "items" (the items are a folder\'s files)',
+            data["check_mode"],
+        )
+    return sensor
+
+
 def validate(raw: Mapping[str, Any], label: str = CONFIG_FILENAME, base_dir: Optional[Path] = None) -> Dict[str, Any]:
     """Check a parsed config mapping and return it with every default filled in.
 
@@ -268,7 +298,7 @@ def validate(raw: Mapping[str, Any], label: str = CONFIG_FILENAME, base_dir: Opt
     return {
         "project_name": project_name,
         "data": data,
-        "sensor": v.table(raw.get("sensor", {}), "sensor", SENSOR_FIELDS),
+        "sensor": _items_rules(v, data, v.table(raw.get("sensor", {}), "sensor", SENSOR_FIELDS)),
         "deploy": v.table(raw.get("deploy", {}), "deploy", DEPLOY_FIELDS),
         "getters": getters,
     }

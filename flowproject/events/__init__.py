@@ -4,6 +4,7 @@ rules, read from the flows' decorators) and the local server (``flowproject even
 Builds on ``flowproject.config``; BaseFlow and the sensor build on it.
 """
 
+from .dedupe import DUPLICATE, DedupeError, sensor_item
 from .publishing import (
     PAYLOAD_ENV_PREFIX,
     SENSOR_FLOW,
@@ -18,6 +19,8 @@ from .publishing import (
 from .webhook import PublishError
 
 __all__ = [
+    "DUPLICATE",
+    "DedupeError",
     "PAYLOAD_ENV_PREFIX",
     "SENSOR_FLOW",
     "PublishError",
@@ -26,6 +29,7 @@ __all__ = [
     "event_name",
     "on_sensor_event",
     "publish",
+    "sensor_item",
     "sensor_value",
     "webhook_url",
 ]

@@ -117,11 +117,18 @@ class on_sensor_event(FlowMutator):
     which runs after every successful sensor run, changed or not.
     """
 
-    def init(self, sensor_flow: str = SENSOR_FLOW) -> None:
+    def init(self, sensor_flow: str = SENSOR_FLOW, dedupe: Optional[bool] = None) -> None:
         self.sensor_flow = sensor_flow
+        # dedupe=True (or [sensor] dedupe = true): once per dedupe_key (flowproject.events.dedupe).
+        self.dedupe = dedupe
 
     def pre_mutate(self, mutable_flow) -> None:
         config = dict(mutable_flow.configs)["flowconfig"]
+        if self.dedupe or (self.dedupe is None and config.sensor.get("dedupe")):
+            from .dedupe import guard
+
+            for _, mutable_step in mutable_flow.steps:
+                mutable_step.add_decorator(guard())
         logical = config.sensor.event_name
         if logical:
             mutable_flow.add_decorator(trigger, deco_kwargs={"event": event_name(logical)})

@@ -205,6 +205,15 @@ class BaseFlow(FlowSpec):
 
         return sensor_value(self.flowconfig)
 
+    @property
+    def sensor_item(self) -> Any:
+        """The item an item event (``[sensor] emit = "items"``) started this run for: a
+        dict (``key``, ``change``, ``size``, ``version``, ``dedupe_key``), the list of a
+        batch event, or None."""
+        from ..events.dedupe import sensor_item
+
+        return sensor_item(self.flowconfig)
+
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         # Side effects only once a flow is defined, not on `import flowproject`: a

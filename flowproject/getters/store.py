@@ -86,6 +86,14 @@ class StateStore:
         """Write ``record`` only if ``key`` is absent; False when it already exists."""
         return self._write(key, _encode(record), exclusive=True)
 
+    def read_bytes(self, key: str) -> Optional[bytes]:
+        """The record's bytes, or None when absent (item manifests are not JSON)."""
+        return self._read(key)
+
+    def create_bytes(self, key: str, body: bytes) -> bool:
+        """Write ``body`` only if ``key`` is absent (content-addressed blobs); False if it exists."""
+        return self._write(key, body, exclusive=True)
+
     def delete(self, key: str) -> None:
         if self.ds_type == "local":
             try:

@@ -27,6 +27,9 @@ class Tick:
     reason: Optional[str]
     summary: Optional[str]
     event: Optional[Dict[str, Any]]
+    # [sensor] emit = "items": items published by the tick, and left for the next.
+    items: Optional[int] = None
+    pending: Optional[int] = None
 
     def as_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -35,6 +38,25 @@ class Tick:
         ev = self.event or {}
         if not ev.get("name"):
             return "no event"
+        if self.items is not None and (self.items or self.pending):
+            return (
+                "sent %d item%s in %s event%s of %s, %s pending"
+                % (
+                    self.items,
+                    "" if self.items == 1 else "s",
+                    ev.get("events", "?"),
+                    "" if ev.get("events") == 1 else "s",
+                    ev["name"],
+                    self.pending or 0,
+                )
+                if ev.get("sent")
+                else "%d item%s not sent: %s"
+                % (
+                    ev.get("items") or 0,
+                    "" if ev.get("items") == 1 else "s",
+                    ev.get("reason") or "-",
+                )
+            )
         if ev.get("sent"):
             return "sent %s" % ev["name"]
         return "not sent: %s" % (ev.get("reason") or "-")
@@ -48,7 +70,7 @@ def _artifact(task: Any, name: str) -> Any:
 
 
 # What a tick shows of its event; the payload repeats the value (see `summary`).
-EVENT_FIELDS = ("name", "sent", "reason", "id")
+EVENT_FIELDS = ("name", "sent", "reason", "id", "events", "items")
 
 
 def _event(task: Any) -> Optional[Dict[str, Any]]:
@@ -90,7 +112,16 @@ def describe(run: Any) -> Tick:
     if outcome is None:  # a run from before `outcome` was stored
         changed = _artifact(end, "changed")
         outcome = "changed" if changed else "no change"
-    return Tick(when, run.pathspec, outcome, reason, _artifact(end, "summary"), _event(end))
+    return Tick(
+        when,
+        run.pathspec,
+        outcome,
+        reason,
+        _artifact(end, "summary"),
+        _event(end),
+        _artifact(end, "items_published"),
+        _artifact(end, "items_pending"),
+    )
 
 
 def sensor_history(project: str, branch: str, n: int = DEFAULT_TICKS, flow_name: str = SENSOR_FLOW) -> List[Tick]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 from ..config import loader as _config
 from ..events.publishing import SENSOR_FLOW
@@ -26,6 +26,9 @@ class Preview:
     fingerprint: str
     state_run: Optional[str]
     state_fingerprint: Optional[str]
+    # [sensor] emit = "items": the pending items (each as in a payload) and their number.
+    count: Optional[int] = None
+    items: Optional[List[Dict[str, Any]]] = None
 
     def as_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -35,10 +38,14 @@ def preview(branch: str, config_path: Union[str, Path, None] = None, flow_name: 
     """Observe now and compare with ``branch``'s state (a Metaflow branch: ``user.x``, ``test.x``, ``prod``)."""
     path = Path(config_path) if config_path else _config.locate()
     cfg = _config.load(path)
-    obs = observe(cfg["data"], project_dir=path.resolve().parent)
     state = branch_state(flow_name, cfg["project_name"], branch)
     logical = cfg["sensor"]["event_name"]
     name = Subscription(logical, namespaced=True).resolve(cfg["project_name"], branch) if logical else None
+    if cfg["sensor"]["emit"] == "items":
+        from .items_preview import items_preview
+
+        return Preview(**items_preview(cfg, path, branch, flow_name, name, state))
+    obs = observe(cfg["data"], project_dir=path.resolve().parent)
     # The same decision a tick makes, against the same state: only the run is missing.
     decision = decide(obs, previous=state, sensor=cfg["sensor"], event_name=name, run_pathspec="(preview)")
     due = decision.event["due"]

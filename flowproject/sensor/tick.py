@@ -34,6 +34,14 @@ def _created_ts() -> float:
         return created_ts(Run(_run_pathspec()))
 
 
+def _project_dir() -> Any:
+    from metaflow import current
+
+    from ..flow.base import project_root
+
+    return project_root(current.flow_name)
+
+
 def _lease(flow: Any):
     """(store, key) of this branch's lease, or (None, None) where it cannot be kept."""
     from metaflow import current
@@ -127,6 +135,22 @@ def start(flow: Any) -> None:
             _give_back(flow)
             _skip(flow, "a newer tick, %s, already recorded this branch's state" % previous.pathspec)
             return
+        if flowconfig["sensor"]["emit"] == "items":
+            from . import items_tick
+
+            items_tick.plan(
+                flow,
+                previous,
+                StateStore.for_run(flow),
+                project=current.project_name,
+                branch=current.branch_name,
+                run_pathspec=_run_pathspec(),
+                delivery_blocker=blocker,
+                project_dir=_project_dir(),
+            )
+            flow.outcome = CHANGED if flow.changed else NO_CHANGE
+            flow.outcome_reason = None
+            return
         decision = decide(
             flow.query(),
             previous=previous,
@@ -176,7 +200,19 @@ def end(flow: Any) -> None:
                 "the next tick compares with it" % (flow.previous_run, moved_to),
             )
             return
-        event = publish(flow.event, timeout_seconds=flow.flowconfig.sensor.publish_timeout_seconds)
+        if flow.flowconfig["sensor"]["emit"] == "items":
+            from . import items_tick
+
+            event = items_tick.publish(
+                flow,
+                store,
+                project=current.project_name,
+                branch=current.branch_name,
+                run_pathspec=_run_pathspec(),
+                timeout_seconds=flow.flowconfig.sensor.publish_timeout_seconds,
+            )
+        else:
+            event = publish(flow.event, timeout_seconds=flow.flowconfig.sensor.publish_timeout_seconds)
         flow.event = event
         due, sent = bool(event.get("due")), bool(event.get("sent"))
         if sent or (not due and not _previous_undelivered(now)):
