@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Set
 
@@ -25,6 +26,7 @@ class ConfigError(FlowprojectError):
     headline = "Configuration error"
 
     def __init__(self, file: str, key: str, message: str) -> None:
+        file, key, message = one_line(file), one_line(key), one_line(message)
         self.file = file
         self.key = key
         self.detail = message
@@ -32,6 +34,16 @@ class ConfigError(FlowprojectError):
 
     def __str__(self) -> str:
         return self.message
+
+
+# C0/C1 controls and the Unicode line and paragraph separators: a TOML key or file name
+# holding one would split the error or repaint the terminal (ESC sequences).
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters shown escaped (``\\n``, ``\\x1b``), so it stays one line."""
+    return _CONTROL_RE.sub(lambda m: repr(m.group(0))[1:-1], str(text))
 
 
 _warned: Set[str] = set()

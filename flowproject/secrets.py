@@ -10,7 +10,7 @@ stay, so the message still says where the request went.
 from __future__ import annotations
 
 import re
-from typing import Iterable, List, Optional
+from typing import Iterable, List, Optional, Tuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 # Not "***": Metaflow prints an exception's message splitting it on "*" (its highlight
@@ -23,15 +23,48 @@ MIN_LOOSE_SECRET_CHARS = 4
 # (how URLs end inside exception texts, reprs and HTML).
 # Punctuation that ends a sentence ("... to http://h/x: refused") is not part of it.
 _URL_RE = re.compile(r"""[A-Za-z][A-Za-z0-9+.\-]*://[^\s'"<>`]*[^\s'"<>`:.,;)\]]""")
-# scheme://userinfo@ : everything before the first @ of the authority.
-_USERINFO_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#]*)@")
+_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+# What may follow the @ that ends the user info: a host (reg-name, IPv4 or [IPv6]), an
+# optional port, then the end of the URL or of the authority.
+_HOST_AFTER_AT_RE = re.compile(r"@(?:\[[0-9A-Za-z:.%]*\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::[0-9]*)?(?=[/?#]|$)")
 # name=value pairs of a query; a bare item (no "=") may itself be a token.
 _QUERY_ITEM_RE = re.compile(r"([^&;=]*)(=?)([^&;]*)")
 
 
+def split_userinfo(url: str) -> Tuple[str, Optional[str], str]:
+    """``(scheme://, user info or None, the rest)`` of ``url``.
+
+    The user info runs up to the *last* ``@`` that is followed by a host, not to the first
+    ``/``, ``?`` or ``#`` as RFC 3986 says: generated passwords often hold those unencoded
+    (``http://hook:Sec/ret@host/x``), and a mask that follows the RFC would print the part
+    after the ``/``. A path holding ``@host`` is then masked too much, never too little.
+    """
+    scheme = _SCHEME_RE.match(url)
+    if scheme is None:
+        return "", None, url
+    prefix, body = scheme.group(0), url[scheme.end() :]
+    at = body.rfind("@")
+    while at >= 0:
+        if _HOST_AFTER_AT_RE.match(body, at):
+            return prefix, body[:at], body[at + 1 :]
+        at = body.rfind("@", 0, at)
+    return prefix, None, body
+
+
+def ambiguous_userinfo(url: str) -> bool:
+    """True when ``url``'s user info holds an unencoded ``/``, ``?`` or ``#``.
+
+    HTTP clients (urllib, botocore, curl) then take part of the password for the host or
+    port, send the request elsewhere and quote that piece in their errors.
+    """
+    userinfo = split_userinfo(url)[1]
+    return userinfo is not None and any(c in userinfo for c in "/?#")
+
+
 def mask_url(url: str) -> str:
     """``url`` with its user info, query values and fragment replaced by ``[masked]``."""
-    url = _USERINFO_RE.sub(lambda m: "%s%s@" % (m.group(1), MASK), url, count=1)
+    prefix, userinfo, rest = split_userinfo(url)
+    url = prefix + ("%s@" % MASK if userinfo is not None else "") + rest
     url, hash_, fragment = url.partition("#")
     base, question, query = url.partition("?")
     if question:
@@ -57,14 +90,16 @@ def url_secrets(url: Optional[str]) -> List[str]:
     if not url:
         return []
     found: List[str] = []
-    match = _USERINFO_RE.match(url)
-    if match:
-        user, colon, password = match.group(2).partition(":")
+    prefix, userinfo, rest = split_userinfo(url)
+    if userinfo is not None:
+        user, colon, password = userinfo.partition(":")
         # A lone user is a token (https://TOKEN@host); beside a password it is a name,
         # and masking it loose would garble words such as "sensor" in every message.
         found.append(password if colon else user)
+        # Pieces a client may quote after splitting the URL at the RFC's first / ? #.
+        found += [piece for piece in re.split(r"[/?#]", password if colon else user)[1:] if piece]
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(prefix + rest)
     except ValueError:
         parts = None
     if parts is not None:
@@ -92,8 +127,20 @@ def mask_values(text: str, secrets: Iterable[str]) -> str:
 def mask_urls(text: str, urls: Iterable[Optional[str]] = ()) -> str:
     """``text`` on one line, with every URL in it masked and the secret parts of ``urls``
     (the URLs the caller used) masked wherever they appear on their own."""
+    known = sorted({url for url in urls if url}, key=len, reverse=True)
+    # The URLs the caller used first, whole: a password may hold characters (quotes, <>)
+    # that end a URL found in free text.
+    # They stand aside as placeholders while the pattern masks the rest, which would
+    # otherwise mask their masked form a second time.
+    placeholders = {}
+    for i, url in enumerate(known):
+        if url in text:
+            placeholders["\x00%d\x00" % i] = mask_url(url)
+            text = text.replace(url, "\x00%d\x00" % i)
     text = _URL_RE.sub(lambda m: mask_url(m.group(0)), text)
+    for placeholder, masked in placeholders.items():
+        text = text.replace(placeholder, masked)
     secrets: List[str] = []
-    for url in urls:
+    for url in known:
         secrets += url_secrets(url)
     return mask_values(text, secrets)

@@ -42,7 +42,7 @@ def _check_template(name: str, label: str, base_dir: Optional[Path]) -> None:
         # Without the project folder the template cannot be looked up; a name that
         # escapes sql/ is wrong anywhere.
         stem = name[:-4] if name.endswith(".sql") else name
-        if templates.TEMPLATE_NAME_RE.match(stem) and ".." not in stem:
+        if templates.TEMPLATE_NAME_RE.fullmatch(stem) and ".." not in stem:
             return
     try:
         templates.template_path(name, Path(base_dir) if base_dir is not None else None)
@@ -55,7 +55,11 @@ def _check_template(name: str, label: str, base_dir: Optional[Path]) -> None:
 
 
 def _check_local_path(path: Path, mode: str, label: str) -> None:
-    if mode not in WATCHES_FOLDER or not path.exists():
+    try:
+        exists = path.exists()
+    except OSError as e:  # ENAMETOOLONG, EACCES on a parent: pathlib raises those
+        raise ConfigError(label, "data.path", "cannot be looked at: %s" % (e.strerror or e)) from None
+    if mode not in WATCHES_FOLDER or not exists:
         return  # a missing path is observed as "missing", not an error
     if WATCHES_FOLDER[mode] and not path.is_dir():
         raise ConfigError(

@@ -57,6 +57,18 @@ def positive_int(value: Any, fail: Callable[[str], None]) -> int:
     return value
 
 
+def positive_int_at_most(limit: int, unit: str) -> Callable[[Any, Callable[[str], None]], int]:
+    """A positive integer up to ``limit``: beyond it, timers and clocks overflow
+    (``threading`` refuses a timeout over about 292 years) long after validation."""
+
+    def check(value: Any, fail: Callable[[str], None]) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= limit:
+            fail("expected a positive integer of at most %d (%s)" % (limit, unit))
+        return value
+
+    return check
+
+
 def one_of(*choices: str) -> Callable[[Any, Callable[[str], None]], str]:
     def check(value: Any, fail: Callable[[str], None]) -> str:
         if value not in choices:
@@ -68,7 +80,8 @@ def one_of(*choices: str) -> Callable[[Any, Callable[[str], None]], str]:
 
 def matching(regex: re.Pattern[str], what: str):
     def check(value: Any, fail: Callable[[str], None]) -> str:
-        if not isinstance(value, str) or not regex.match(value):
+        # fullmatch: "$" in a pattern also matches before a trailing newline.
+        if not isinstance(value, str) or not regex.fullmatch(value):
             fail("expected %s" % what)
         return value
 
@@ -99,6 +112,15 @@ def params(value: Any, fail: Callable[[str], None]) -> Union[list, dict]:
     # Bound by the Snowflake connector: a list for %s / ? markers, a table for %(name)s.
     if not isinstance(value, (list, dict)):
         fail("expected an array or a table of query parameters")
+    # The config travels to every step as JSON, which has no dates, and a nested table
+    # binds to no marker: only strings, numbers and booleans.
+    items = value.values() if isinstance(value, dict) else value
+    for item in items:
+        if not isinstance(item, (str, int, float, bool)):
+            fail(
+                "expected strings, numbers or booleans as query parameters (a TOML date: quote it, "
+                "'1979-05-27', and cast it in the SQL)"
+            )
     return value
 
 

@@ -27,7 +27,7 @@ from .fields import (
     one_of,
     params,
     payload_key,
-    positive_int,
+    positive_int_at_most,
     string,
 )
 
@@ -67,7 +67,7 @@ DATA_FIELDS = {
     "integration": (nonempty_str, None),
     "template": (nonempty_str, None),
     "params": (params, None),
-    "timeout_seconds": (positive_int, 600),
+    "timeout_seconds": (positive_int_at_most(7 * 86400, "7 days"), 600),
     # Snowflake cursor mode ([sensor] emit = "items"): flowproject.sources.rows.
     "cursor_column": (nonempty_str, None),
     "cursor_start": (cursor_value, None),
@@ -78,10 +78,10 @@ SENSOR_FIELDS = {
     "event_name": (matching(EVENT_NAME_RE, "a name of [A-Za-z0-9_.-] characters"), None),
     "payload_key": (payload_key, "value"),
     "publish_on_first_run": (boolean, True),
-    "publish_timeout_seconds": (positive_int, DEFAULT_PUBLISH_TIMEOUT_SECONDS),
+    "publish_timeout_seconds": (positive_int_at_most(86400, "1 day"), DEFAULT_PUBLISH_TIMEOUT_SECONDS),
     # How long a tick may hold its branch's lease before another may take it over
     # (flowproject.sensor.lease); longer than any tick should run, short enough to recover.
-    "lease_seconds": (positive_int, 3600),
+    "lease_seconds": (positive_int_at_most(30 * 86400, "30 days"), 3600),
     # The start step's card costs a second process per tick; opt in.
     "card": (boolean, False),
     # What self.sensor_value is downstream: the rows, or (scalar, written by migrate for
@@ -177,11 +177,31 @@ def _split_bucket_url(v: _Validator, bucket: str, key: Optional[str]) -> tuple[s
                 )
             key = prefix
         bucket = name
-    if not S3_BUCKET_RE.match(bucket):
+    if not S3_BUCKET_RE.fullmatch(bucket):
         v.fail(
             "data.bucket", "expected an S3 bucket name (letters, digits, '.', '-', '_') or s3://name[/prefix]", bucket
         )
     return bucket, key
+
+
+# Linux's limits (PATH_MAX, NAME_MAX): beyond them every file call fails with ENAMETOOLONG.
+MAX_PATH_BYTES = 4096
+MAX_NAME_BYTES = 255
+
+
+def _local_path(v: _Validator, value: str) -> Path:
+    if "\x00" in value:
+        v.fail("data.path", "expected a path without NUL characters", value)
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        v.fail("data.path", "expected a path of at most %d bytes; got %d characters" % (MAX_PATH_BYTES, len(value)))
+    if any(len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for part in value.split("/")):
+        v.fail("data.path", "expected file and folder names of at most %d bytes each" % MAX_NAME_BYTES, value)
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:
+        # "~name" for a user this machine does not know (Path raises, naming no key).
+        v.fail("data.path", "expected ~ or ~user of a user on this machine", value)
+        raise  # unreachable: fail raises
 
 
 def _show(value: Any) -> str:
@@ -260,7 +280,7 @@ def validate(raw: Mapping[str, Any], label: str = CONFIG_FILENAME, base_dir: Opt
     if "project_name" not in raw:
         v.fail("project_name", "required key is missing")
     project_name = raw["project_name"]
-    if not isinstance(project_name, str) or not PROJECT_NAME_RE.match(project_name):
+    if not isinstance(project_name, str) or not PROJECT_NAME_RE.fullmatch(project_name):
         v.fail(
             "project_name",
             "expected a Metaflow project name of lowercase letters, digits and _",
@@ -285,7 +305,7 @@ def validate(raw: Mapping[str, Any], label: str = CONFIG_FILENAME, base_dir: Opt
     if data["type"] == "s3" and data["check_mode"] != "files_metadata" and not data["key"]:
         v.fail("data.key", "expected an object key for check_mode '%s'" % data["check_mode"], data["key"])
     if data["type"] == "local":
-        path = Path(data["path"]).expanduser()
+        path = _local_path(v, data["path"])
         if not path.is_absolute():
             path = (base_dir or Path.cwd()) / path
         data["path"] = os.path.normpath(str(path))

@@ -51,7 +51,7 @@ def template_path(name: str, project_dir: Optional[Path] = None) -> Path:
     """The file for template ``name`` (``"sensor"`` or ``"sensor.sql"``); errors say why not."""
     folder = sql_dir(project_dir)
     stem = name[:-4] if name.endswith(".sql") else name
-    if not TEMPLATE_NAME_RE.match(stem) or ".." in stem:
+    if not TEMPLATE_NAME_RE.fullmatch(stem) or ".." in stem:
         raise SqlTemplateError(
             msg="data.template: %r is not a plain template name (expected a name like 'sensor' for %s/sensor.sql)"
             % (name, folder)

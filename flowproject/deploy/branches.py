@@ -8,10 +8,17 @@ GitHub Actions sets ``GITHUB_HEAD_REF=""`` on push events):
 
 1. the ``branch`` argument (``--branch NAME``);
 2. ``GITHUB_HEAD_REF`` (GitHub pull requests: the PR's source branch);
-3. ``GITHUB_REF_NAME`` (GitHub pushes);
-4. ``CI_COMMIT_REF_NAME`` (GitLab);
-5. ``BRANCH_NAME`` (Jenkins and anything else that sets it);
-6. ``git rev-parse --abbrev-ref HEAD`` in ``cwd``.
+3. ``GITHUB_REF`` when it is a branch ref ``refs/heads/...`` (GitHub pushes);
+4. ``GITHUB_REF_NAME`` (GitHub pushes);
+5. ``CI_COMMIT_REF_NAME`` (GitLab);
+6. ``BRANCH_NAME`` (Jenkins and anything else that sets it);
+7. ``git symbolic-ref HEAD`` in ``cwd`` (the full ref of the checked-out branch).
+
+Names and refs are kept apart: the argument and every ``*_NAME``/``*_HEAD_REF`` variable is
+a branch *name*, used exactly as given; only ``GITHUB_REF`` and git give a full *ref*, whose
+one leading ``refs/heads/`` is removed. git accepts a branch literally named
+``refs/heads/main`` (full ref ``refs/heads/refs/heads/main``), so stripping the prefix from
+a name would deploy such a branch to production.
 
 A production branch (``[deploy] production_branches``, default ``main`` and ``master``)
 maps to ``--production`` (Metaflow branch ``prod``); any other name maps to
@@ -46,10 +53,14 @@ DEFAULT_PRODUCTION_BRANCHES: Tuple[str, ...] = ("main", "master")
 # Checked in this order; the first non-empty one names the branch.
 CI_VARIABLES: Tuple[str, ...] = (
     "GITHUB_HEAD_REF",
+    "GITHUB_REF",
     "GITHUB_REF_NAME",
     "CI_COMMIT_REF_NAME",
     "BRANCH_NAME",
 )
+# Variables holding a full git ref rather than a branch name.
+REF_VARIABLES: Tuple[str, ...] = ("GITHUB_REF",)
+BRANCH_REF_PREFIX = "refs/heads/"
 
 
 class BranchError(FlowprojectError):
@@ -117,9 +128,14 @@ class BranchDecision:
 
 
 def _git_branch(cwd: Optional[str]) -> Optional[str]:
+    """The checked-out branch's name, or None for a detached HEAD.
+
+    ``symbolic-ref`` gives the full ref; ``rev-parse --abbrev-ref`` would print
+    ``heads/refs/heads/main`` for a branch named ``refs/heads/main``.
+    """
     try:
         proc = subprocess.run(
-            ["git", "rev-parse", "--abbrev-ref", "HEAD"],
+            ["git", "symbolic-ref", "-q", "HEAD"],
             cwd=cwd,
             capture_output=True,
             text=True,
@@ -129,13 +145,30 @@ def _git_branch(cwd: Optional[str]) -> Optional[str]:
         raise BranchError(
             msg="git is not installed; pass --branch NAME or set one of %s" % ", ".join(CI_VARIABLES)
         ) from None
+    if proc.returncode == 1 and not proc.stderr.strip():
+        return None  # -q: HEAD is detached
     if proc.returncode != 0:
-        detail = (proc.stderr.strip().splitlines() or ["git rev-parse failed"])[-1]
+        detail = (proc.stderr.strip().splitlines() or ["git symbolic-ref failed"])[-1]
         raise BranchError(
             msg="cannot read the git branch (%s); pass --branch NAME or set one of %s"
             % (detail, ", ".join(CI_VARIABLES))
         )
-    return proc.stdout.strip()
+    ref = proc.stdout.strip()
+    return ref[len(BRANCH_REF_PREFIX) :] if ref.startswith(BRANCH_REF_PREFIX) else ref
+
+
+def _ci_branch(env: Mapping[str, str]) -> Optional[Tuple[str, str]]:
+    for var in CI_VARIABLES:
+        value = env.get(var, "").strip()
+        if not value:
+            continue
+        if var in REF_VARIABLES:
+            # refs/tags/..., refs/pull/... name no branch: the next variable decides.
+            if not value.startswith(BRANCH_REF_PREFIX):
+                continue
+            value = value[len(BRANCH_REF_PREFIX) :]
+        return var, value
+    return None
 
 
 def decide(
@@ -157,20 +190,19 @@ def decide(
             raise BranchError(msg="--branch was given an empty name")
         source, git_branch = "argument", branch
     else:
-        found = next(((var, env[var]) for var in CI_VARIABLES if env.get(var, "").strip()), None)
+        found = _ci_branch(env)
         if found is not None:
             source, git_branch = found
         else:
-            source, git_branch = "git", _git_branch(cwd)
-            if git_branch == "HEAD":
+            head = _git_branch(cwd)
+            if head is None:
                 raise BranchError(
                     msg="detached HEAD and no branch given: pass --branch NAME or set one of %s"
                     % ", ".join(CI_VARIABLES)
                 )
+            source, git_branch = "git", head
+    # A name is compared exactly: "refs/heads/main" is an ordinary branch of that name.
     git_branch = git_branch.strip()
-    if git_branch.startswith("refs/heads/"):
-        # A full ref names the same branch; CI systems differ in which form they give.
-        git_branch = git_branch[len("refs/heads/") :]
     if git_branch in production_branches:
         return BranchDecision(source, git_branch, None, True)
     return BranchDecision(source, git_branch, sanitize(git_branch), False)

@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..errors import FlowprojectError
-from ..secrets import mask_url, mask_urls
+from ..secrets import ambiguous_userinfo, mask_url, mask_urls
 
 # A refused connection (the webhook's pod restarting) is retried with backoff 1, 2, 4, ...
 # seconds, as ArgoEvent does, but never past the deadline.
@@ -72,6 +72,9 @@ def split_user_info(url: str) -> Tuple[str, Optional[str]]:
     the error); curl and requests send it as Basic auth, which is what a URL with
     credentials asks for.
     """
+    if ambiguous_userinfo(url):
+        # urllib would take the part before the "/" for host:port and quote it in its error.
+        raise ValueError("its user info holds an unencoded '/', '?' or '#': percent-encode them (%2F, %3F, %23)")
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url, None

@@ -13,9 +13,12 @@ a failure costs time (a pointer) or means "unknown" (a lease).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
-from typing import Any, Callable, Dict, Optional
+import uuid
+from typing import Any, Callable, Dict, Iterator, Optional
 
 from ..errors import FlowprojectError, warn
 
@@ -94,6 +97,29 @@ class StateStore:
         """Write ``body`` only if ``key`` is absent (content-addressed blobs); False if it exists."""
         return self._write(key, body, exclusive=True)
 
+    @contextlib.contextmanager
+    def locked(self, key: str) -> Iterator[None]:
+        """Mutual exclusion for a read-compare-replace of ``key`` among local processes.
+
+        A takeover reads an expired record and replaces it; without the lock a racer can
+        delete the record another racer has just created. S3 has no such lock: there the
+        conditional create alone decides, as before.
+        """
+        if self.ds_type != "local":
+            yield
+            return
+        path = self._local_path(key) + ".lock"
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise StateStoreError("cannot lock %s: %s" % (self.uri(key), e.strerror)) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
+
     def delete(self, key: str) -> None:
         if self.ds_type == "local":
             try:
@@ -158,16 +184,19 @@ class StateStore:
             path = self._local_path(key)
             try:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
-                if exclusive:
-                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-                    with os.fdopen(fd, "wb") as f:
-                        f.write(body)
-                    return True
-                # Write aside and rename, so a reader never sees half a record.
-                tmp = "%s.%d.tmp" % (path, os.getpid())
+                # Write aside, then move into place, so a reader never sees half a record:
+                # an O_EXCL create is visible empty until its write, and a racing lease
+                # reader took that for an unreadable, expired lease.
+                tmp = "%s.%d.%s.tmp" % (path, os.getpid(), uuid.uuid4().hex[:8])
                 with open(tmp, "wb") as f:
                     f.write(body)
-                os.replace(tmp, path)
+                if not exclusive:
+                    os.replace(tmp, path)
+                    return True
+                try:
+                    os.link(tmp, path)  # fails with FileExistsError when path exists
+                finally:
+                    os.unlink(tmp)
                 return True
             except FileExistsError:
                 if exclusive:

@@ -2,10 +2,12 @@
 
 Argo's CronWorkflow for a Metaflow flow allows overlapping runs, so two ticks of one
 sensor can observe, publish and record at the same time. The tick that creates the lease
-record (a conditional create: ``O_EXCL`` locally, ``If-None-Match: *`` on S3) holds it from
+record (a conditional create: a complete temporary file hard-linked into place locally,
+``If-None-Match: *`` on S3) holds it from
 ``start`` until its ``end`` finishes or a step fails; a tick that finds it held yields.
 A holder that dies without releasing (a killed pod) blocks the branch only until the
-lease expires (``[sensor] lease_seconds``).
+lease expires (``[sensor] lease_seconds``). Locally, taking over an expired lease and
+releasing happen under a ``flock`` of ``<key>.lock``, so two racers never both replace it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ def acquire(store: StateStore, key: str, run_pathspec: str, seconds: int) -> Lea
     Already holding it (a retried task) counts as held. An expired lease is removed and
     taken over; if two ticks race for it, the conditional create lets only one win.
     """
+    with store.locked(key):
+        return _acquire(store, key, run_pathspec, seconds)
+
+
+def _acquire(store: StateStore, key: str, run_pathspec: str, seconds: int) -> LeaseResult:
     now = time.time()
     record = {"run": run_pathspec, "taken_at": now, "expires_at": now + seconds}
     for _ in range(3):
@@ -77,6 +84,7 @@ def holder(store: StateStore, key: str) -> Optional[Dict[str, Any]]:
 
 def release(store: StateStore, key: str, run_pathspec: str) -> None:
     """Give the lease back if ``run_pathspec`` still holds it."""
-    current = holder(store, key)
-    if current is not None and current.get("run") == run_pathspec:
-        store.delete(key)
+    with store.locked(key):
+        current = holder(store, key)
+        if current is not None and current.get("run") == run_pathspec:
+            store.delete(key)

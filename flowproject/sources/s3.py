@@ -8,9 +8,11 @@ which is how S3-compatible stores (and the tests' moto server) are reached.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Mapping, NoReturn, Optional
+from urllib.parse import urlsplit
 
-from ..secrets import mask_urls
+from ..secrets import ambiguous_userinfo, mask_urls
 from .errors import S3AccessDeniedError, S3Error, S3NoSuchBucketError, S3ThrottledError
 from .listing import ListingDigest, iso_utc
 from .observation import Observation
@@ -30,26 +32,70 @@ def s3_url(bucket: str, key: Optional[str] = None) -> str:
     return "s3://%s/%s" % (bucket, key or "")
 
 
+# Endpoints a team may configure with credentials inside (a MinIO user:pass@, a signed
+# query); botocore quotes the endpoint in some errors ("... was not a valid URI").
+ENDPOINT_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS", "METAFLOW_S3_ENDPOINT_URL")
+# botocore reads these from the environment while it builds a client, where a bad value
+# is a ValueError traceback ("invalid literal for int()") or a message naming no variable.
+INTEGER_ENV = ("AWS_MAX_ATTEMPTS", "AWS_METADATA_SERVICE_NUM_ATTEMPTS", "AWS_METADATA_SERVICE_TIMEOUT")
+REGION_ENV = ("AWS_REGION", "AWS_DEFAULT_REGION")
+REGION_RE = re.compile(r"[a-z0-9][a-z0-9-]*[a-z0-9]")
+
+
+def settings_problem(env: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """What is wrong with the S3 client settings in ``env`` (``os.environ``), or None."""
+    env = os.environ if env is None else env
+    for name in REGION_ENV:
+        value = env.get(name)
+        if value is not None and value != "" and not REGION_RE.fullmatch(value):
+            return "%s=%r is not an AWS region name (such as eu-west-1)" % (name, value)
+    for name in INTEGER_ENV:
+        value = env.get(name)
+        if value is not None and value != "" and not value.strip().isdigit():
+            return "%s=%r is not a whole number" % (name, value)
+    for name in ENDPOINT_ENV:
+        value = env.get(name)
+        if not value:
+            continue
+        masked = mask_urls(value, [value])
+        if ambiguous_userinfo(value):
+            return "%s (%s) has an unencoded '/', '?' or '#' in its user info: percent-encode them" % (name, masked)
+        parts = urlsplit(value) if "[" not in value or "]" in value else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            return "%s (%s) is not an http(s)://host[:port] URL" % (name, masked)
+        try:
+            parts.port  # noqa: B018 - raises ValueError for a port that is no number
+        except ValueError:
+            return "%s (%s) has a port that is not a number from 0 to 65535" % (name, masked)
+    return None
+
+
 def client(role: Optional[str] = None):
     """An S3 client; with ``role``, one using that role's temporary STS credentials."""
+    problem = settings_problem()
+    if problem:
+        raise S3Error(msg="S3 client settings: %s" % problem)
     import boto3
-
-    if not role:
-        return boto3.client("s3")
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
+        if not role:
+            return boto3.client("s3")
         creds = boto3.client("sts").assume_role(RoleArn=role, RoleSessionName=ROLE_SESSION_NAME)["Credentials"]
     except ClientError as e:
         _raise(e, "assume role %s" % role, "AssumeRole")
-    except BotoCoreError as e:
-        raise S3Error(msg="assume role %s: %s" % (role, e)) from None
-    return boto3.client(
-        "s3",
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
+    except (BotoCoreError, ValueError) as e:
+        # A setting botocore rejects that settings_problem() does not know of.
+        raise S3Error(msg="S3 client settings%s: %s" % (" (assume role %s)" % role if role else "", e)) from None
+    try:
+        return boto3.client(
+            "s3",
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+    except (BotoCoreError, ValueError) as e:
+        raise S3Error(msg="S3 client settings: %s" % e) from None
 
 
 def _raise(err: Any, where: str, operation: str) -> NoReturn:
@@ -70,11 +116,6 @@ def _raise(err: Any, where: str, operation: str) -> NoReturn:
         ) from None
     message = info.get("Message") or ""
     raise S3Error(msg="%s: %s%s" % (where, detail, ": %s" % message if message else "")) from None
-
-
-# Endpoints a team may configure with credentials inside (a MinIO user:pass@, a signed
-# query); botocore quotes the endpoint in some errors ("... was not a valid URI").
-ENDPOINT_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS", "METAFLOW_S3_ENDPOINT_URL")
 
 
 def observe(data: Mapping[str, Any]) -> Observation:

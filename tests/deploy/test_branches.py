@@ -123,7 +123,8 @@ def test_production_branches_map_to_production(tmp_path):
     assert d.metaflow_flags() == ["--production"]
     assert d.namespace == "prod"
     assert decide("main", env={}).production
-    assert decide("refs/heads/main", env={}).production
+    # A name is compared exactly: a branch literally named "refs/heads/main" is not main.
+    assert not decide("refs/heads/main", env={}).production
     # Configured production branches replace the defaults.
     assert decide("release", production_branches=["release"], env={}).production
     assert not decide("main", production_branches=["release"], env={}).production
