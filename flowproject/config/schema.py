@@ -27,6 +27,7 @@ from .fields import (
     one_of,
     params,
     payload_key,
+    positive_int,
     positive_int_at_most,
     string,
 )
