@@ -52,6 +52,10 @@ MEANINGS: Dict[str, Dict[str, str]] = {
         "params": "`snowflake`: query parameters, bound by the connector.",
         "timeout_seconds": "`snowflake`: the statement timeout, and the client's: login and every "
         "query give up after about this long.",
+        "cursor_column": "`snowflake`, `[sensor] emit = \"items\"`: the column whose greatest value seen is "
+        "the cursor, bound as `%(cursor)s` (see [Item-level sensors](../items.md)).",
+        "cursor_start": "The cursor of a branch's first tick (a string, a number or a TOML date-time).",
+        "key_columns": "The columns whose values identify a row item (default: all columns).",
     },
     "sensor": {
         "cron_schedule": "When a `@scheduled` flow runs once deployed (UTC).",
@@ -63,6 +67,15 @@ MEANINGS: Dict[str, Dict[str, str]] = {
         "lease_seconds": "How long a tick may hold its branch's lease before another tick may take it "
         "over (longer than any tick should run).",
         "card": "Render the SensorFlow card on every tick (costs a second process per tick).",
+        "value": "What `self.sensor_value` is downstream: `rows`, or `scalar` (the single cell of a "
+        "one-row one-column result; `flowproject migrate` writes it for scaffold flows).",
+        "emit": "`change`: one event when the data changed; `items`: one event per new, changed "
+        "(or removed) item (see [Item-level sensors](../items.md)).",
+        "items_per_event": "`items`: how many items one event carries (more than 1: a list under `items`).",
+        "max_events_per_tick": "`items`: at most this many events per tick; the rest go with the next tick.",
+        "emit_removed": "`items`: also publish removed items.",
+        "dedupe": "Consumers run once per item `dedupe_key` (as `@on_sensor_event(dedupe=True)`).",
+        "dedupe_claim_seconds": "How long a consumer's claim on a `dedupe_key` blocks others before it expires.",
     },
     "deploy": {
         "production_branches": "Git branches that deploy with `--production`.",
