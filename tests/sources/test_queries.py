@@ -42,3 +42,41 @@ def test_errors_are_one_line(project):
     assert "\n" not in str(e.value) and "snowflake: query" in str(e.value)
     with pytest.raises(SnowflakeError):
         query_rows("named", project_dir=project, batch_size=0)
+
+
+SCAFFOLD_FLOW = """
+from metaflow import card, step
+from flowproject import BaseFlow
+
+
+class DailyFlow(BaseFlow):
+    @card
+    @step
+    def start(self):
+        rows = self.query_snowflake(sql=None, template=("positional", [5, 8]), card=True)
+        self.rows = rows
+        print("ROWS", [list(r) for r in rows], type(rows).__name__, type(rows[0]).__name__)
+        self.batches = [len(b) for b in self.query_batches("named", {"limit": 2500}, batch_size=1000)]
+        print("BATCHES", self.batches)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    DailyFlow()
+"""
+
+
+def test_scaffold_query_snowflake_in_a_real_run_reads_the_projects_sql(sandbox, project, fakesnow_server, tmp_path):  # noqa: F811
+    from conftest import write_project
+
+    write_project(project, 'project_name = "daily"\n', {"daily.flow.py": SCAFFOLD_FLOW})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # Run from another folder: the templates still come from the project's sql/.
+    proc = sandbox.run_ok([str(project / "flows" / "daily.flow.py"), "run"], cwd=elsewhere, env=fakesnow_server)
+    assert "ROWS [[5], [6], [7]] list tuple" in proc.stdout
+    assert "BATCHES [1000, 1000, 500]" in proc.stdout
