@@ -20,6 +20,7 @@ from . import localuser as _localuser
 from . import options as _flowoptions
 from . import packages as _packages
 from . import provenance as _provenance
+from . import queries as _queries
 from . import requirements
 
 # The team's packages beside flowproject.toml import from flows/ (flowproject.flow.packages):
@@ -179,6 +180,22 @@ class BaseFlow(FlowSpec):
             run_pathspec=current.pathspec,
             project_dir=project_root(current.flow_name),
         )
+
+    def query_snowflake(self, sql: Any = None, template: Any = None, card: bool = False) -> list:
+        """The scaffold's call: every row of ``sql`` or ``template`` (``name`` or
+        ``(name, params)`` for ``sql/<name>.sql``) as a list of tuples; no row cap."""
+        return _queries.query_snowflake(sql, template, card, self._query_settings())
+
+    def query_rows(self, name: str, params: Any = None) -> list:
+        """Every row of ``sql/<name>.sql`` with ``params`` bound (list for ``%s``, dict for ``%(k)s``)."""
+        return _queries.query_snowflake(None, (name, params), False, self._query_settings())
+
+    def query_batches(self, name: str, params: Any = None, batch_size: int = 10_000) -> Iterator[list]:
+        """``sql/<name>.sql``'s rows in lists of at most ``batch_size`` tuples: memory bounded by the batch."""
+        return _queries.query_batches(name, params, batch_size, self._query_settings())
+
+    def _query_settings(self) -> Dict[str, Any]:
+        return _queries.source_kwargs(self.flowconfig, project_root(current.flow_name or ""), current.pathspec)
 
     def get_artifact(
         self,

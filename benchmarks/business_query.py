@@ -1,0 +1,108 @@
+"""Peak memory of streaming a business query in batches: 10k rows vs 1M rows from fakesnow.
+
+Each measurement is a fresh process (peak RSS via getrusage) that iterates
+``query_batches`` and keeps only a row count; sides alternate. A ratio near 1 means
+memory is bounded by the batch, not the result. Run: python benchmarks/business_query.py
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+
+MEASURE = """
+import resource, sys
+from pathlib import Path
+from flowproject.sources.queries import query_batches, query_rows
+n = 0
+if sys.argv[3] == "all":
+    n = len(query_rows("rows", {"limit": int(sys.argv[1])}, project_dir=Path(sys.argv[2])))
+for batch in [] if sys.argv[3] == "all" else query_batches("rows", {"limit": int(sys.argv[1])}, project_dir=Path(sys.argv[2]), batch_size=10000):
+    n += len(batch)
+assert n == int(sys.argv[1]), n
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    import snowflake.connector
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fakesnow", "-s", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen("http://127.0.0.1:%d/" % port)
+                break
+            except urllib.error.HTTPError:
+                break
+            except OSError:
+                time.sleep(0.05)
+        conn = snowflake.connector.connect(
+            account="fakesnow", user="fake", password="x", host="127.0.0.1", port=port, protocol="http"
+        )
+        cur = conn.cursor()
+        cur.execute("CREATE DATABASE IF NOT EXISTS BENCH")
+        cur.execute("CREATE SCHEMA IF NOT EXISTS BENCH.S")
+        cur.execute(
+            "CREATE TABLE BENCH.S.T AS SELECT seq4() AS id, 'customer-' || seq4() AS name, 12.5 AS amount"
+            " FROM TABLE(GENERATOR(ROWCOUNT => 1000000))"
+        )
+        conn.close()
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "sql").mkdir()
+            (Path(tmp) / "sql" / "rows.sql").write_text("SELECT id, name, amount FROM BENCH.S.T WHERE id < %(limit)s")
+            env = dict(
+                os.environ,
+                SNOWFLAKE_ACCOUNT="fakesnow",
+                SNOWFLAKE_USER="fake",
+                SNOWFLAKE_PASSWORD="x",
+                SNOWFLAKE_HOST="127.0.0.1",
+                SNOWFLAKE_PORT=str(port),
+                SNOWFLAKE_PROTOCOL="http",
+            )
+            sides = [(10_000, "batches"), (1_000_000, "batches"), (1_000_000, "all")]
+            peaks = {side: [] for side in sides}
+            for _ in range(ROUNDS):
+                for side in sides:  # alternate sides each round
+                    rows, mode = side
+                    out = subprocess.run(
+                        [sys.executable, "-c", MEASURE, str(rows), tmp, mode],
+                        env=env,
+                        cwd=REPO,
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    )
+                    peaks[side].append(int(out.stdout.split()[-1]))
+        small, big, whole = (min(peaks[side]) for side in sides)
+        print("peak RSS 10k rows, batches: %.1f MiB" % (small / 1024))
+        print("peak RSS 1M rows, batches:  %.1f MiB" % (big / 1024))
+        print("peak RSS 1M rows, all rows: %.1f MiB (query_rows, the baseline)" % (whole / 1024))
+        print("ratio 1M / 10k (batches): %.2f (100x the rows)" % (big / small))
+        print("ratio batches / all rows at 1M: %.2f" % (big / whole))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
