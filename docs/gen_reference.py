@@ -52,7 +52,7 @@ MEANINGS: Dict[str, Dict[str, str]] = {
         "params": "`snowflake`: query parameters, bound by the connector.",
         "timeout_seconds": "`snowflake`: the statement timeout, and the client's: login and every "
         "query give up after about this long.",
-        "cursor_column": "`snowflake`, `[sensor] emit = \"items\"`: the column whose greatest value seen is "
+        "cursor_column": '`snowflake`, `[sensor] emit = "items"`: the column whose greatest value seen is '
         "the cursor, bound as `%(cursor)s` (see [Item-level sensors](../items.md)).",
         "cursor_start": "The cursor of a branch's first tick (a string, a number or a TOML date-time).",
         "key_columns": "The columns whose values identify a row item (default: all columns).",
@@ -76,6 +76,15 @@ MEANINGS: Dict[str, Dict[str, str]] = {
         "emit_removed": "`items`: also publish removed items.",
         "dedupe": "Consumers run once per item `dedupe_key` (as `@on_sensor_event(dedupe=True)`).",
         "dedupe_claim_seconds": "How long a consumer's claim on a `dedupe_key` blocks others before it expires.",
+    },
+    "launch": {
+        "environment": "Metaflow's `--environment` for every `./deploy` (`pypi`, `conda`, `fast-bakery`): "
+        "`@pypi`/`@conda` steps get their packages built. Not applied to plain local runs.",
+        "package_suffixes": "Metaflow's `--package-suffixes` for `./deploy`: the file endings that go into "
+        "the code package.",
+        "datastore": "Metaflow's `--datastore` for `./deploy`.",
+        "metadata": "Metaflow's `--metadata` for `./deploy`.",
+        "env": "Extra environment variables for every `./deploy` command (not secrets: they live in git).",
     },
     "deploy": {
         "production_branches": "Git branches that deploy with `--production`.",
@@ -134,12 +143,13 @@ def _cell(text: str) -> str:
 
 def field_tables() -> Dict[str, Mapping[str, Tuple[Any, Any]]]:
     from flowproject.config.flows import FLOW_FIELDS
-    from flowproject.config.schema import DATA_FIELDS, DEPLOY_FIELDS, GETTER_FIELDS, SENSOR_FIELDS
+    from flowproject.config.schema import DATA_FIELDS, DEPLOY_FIELDS, GETTER_FIELDS, LAUNCH_FIELDS, SENSOR_FIELDS
 
     return {
         "data": DATA_FIELDS,
         "sensor": SENSOR_FIELDS,
         "deploy": DEPLOY_FIELDS,
+        "launch": LAUNCH_FIELDS,
         "getters.<FlowName>": GETTER_FIELDS,
         "flows.<FlowName>": FLOW_FIELDS,
     }

@@ -31,6 +31,7 @@ from .schema import (
     DATA_FIELDS,
     DEPLOY_FIELDS,
     GETTER_FIELDS,
+    LAUNCH_FIELDS,
     SENSOR_FIELDS,
     TOP_LEVEL,
     _show,
@@ -112,7 +113,7 @@ def _check_overlay_keys(overlay: Any, name: str, label: str) -> None:
             raise ConfigError(
                 label, "%s.%s" % (prefix, key), "not allowed in an overlay; allowed keys: %s" % ", ".join(known)
             )
-        sections = {"data": DATA_FIELDS, "sensor": SENSOR_FIELDS, "deploy": DEPLOY_FIELDS}
+        sections = {"data": DATA_FIELDS, "sensor": SENSOR_FIELDS, "deploy": DEPLOY_FIELDS, "launch": LAUNCH_FIELDS}
         if key in sections and isinstance(value, dict):
             for sub in value:
                 if sub not in sections[key] or (key == "deploy" and sub == "environments"):

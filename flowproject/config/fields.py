@@ -154,3 +154,20 @@ def name_list(value: Any, fail: Callable[[str], None]) -> List[str]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
         fail("expected a non-empty array of column names")
     return value
+
+
+def string_list(value: Any, fail: Callable[[str], None]) -> List[str]:
+    # [launch] package_suffixes: file name endings such as ".csv".
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        fail('expected an array of strings such as [".csv", ".json"]')
+    return value
+
+
+def env_table(value: Any, fail: Callable[[str], None]) -> Dict[str, str]:
+    # [launch] env: variables for runs and deploys; names as a shell would accept them.
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) and isinstance(v, str)
+        for k, v in value.items()
+    ):
+        fail('expected a table of NAME = "value" strings')
+    return value

@@ -20,6 +20,7 @@ from .fields import (
     branch_list,
     cron,
     cursor_value,
+    env_table,
     glob_map,
     matching,
     name_list,
@@ -30,6 +31,7 @@ from .fields import (
     positive_int,
     positive_int_at_most,
     string,
+    string_list,
 )
 
 # The label used in errors when no file is known.
@@ -109,13 +111,20 @@ GETTER_FIELDS = {
 }
 # flows, environments and environment are checked by flowproject.config.flows and
 # flowproject.config.environments (config.parse_text's entry point), not by validate() here.
-TOP_LEVEL = ("project_name", "data", "sensor", "deploy", "getters", "flows", "environments", "environment")
+# Metaflow's top-level options and environment for deploys (flowproject migrate writes them from a
+# scaffold's .env); `environment` applies to deploys and production runs only, since
+# fast-bakery/pypi/conda environments do not exist in a plain local run.
+LAUNCH_FIELDS = {
+    "environment": (one_of("pypi", "conda", "fast-bakery"), None),
+    "package_suffixes": (string_list, None),
+    "datastore": (one_of("local", "s3", "azure", "gs"), None),
+    "metadata": (one_of("local", "service"), None),
+    "env": (env_table, None),
+}
+TOP_LEVEL = ("project_name", "data", "sensor", "deploy", "getters", "launch", "flows", "environments", "environment")
 LEGACY_DATA_TABLE = "data_kwargs"
 # Which [data] keys each source needs beyond the defaults.
 REQUIRED_BY_TYPE = {"local": ("path",), "s3": ("bucket", "key"), "snowflake": ("template",)}
-# [launch] is checked by its own module (launch-queries); flowproject migrate writes it.
-if "launch" not in TOP_LEVEL:
-    TOP_LEVEL += ("launch",)
 # The Outerbounds scaffold's names and defaults, accepted so its own file validates.
 SCAFFOLD_RENAMED_DATA = {"storage_type": "type"}
 SCAFFOLD_PLACEHOLDERS = ("...", "\u2026")
@@ -321,5 +330,6 @@ def validate(raw: Mapping[str, Any], label: str = CONFIG_FILENAME, base_dir: Opt
         "data": data,
         "sensor": _items_rules(v, data, v.table(raw.get("sensor", {}), "sensor", SENSOR_FIELDS)),
         "deploy": v.table(raw.get("deploy", {}), "deploy", DEPLOY_FIELDS),
+        "launch": v.table(raw.get("launch", {}), "launch", LAUNCH_FIELDS),
         "getters": getters,
     }

@@ -19,7 +19,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, TextIO
+from typing import List, Mapping, Optional, Sequence, TextIO
 
 from ..config import environments as _overlays
 from ..config import flows as _flowoptions
@@ -27,6 +27,7 @@ from ..config import loader as _config
 from ..config.discovery import FlowTarget, discover
 from ..errors import FlowprojectError
 from ..flow import provenance as _provenance
+from . import settings as _settings
 from . import teardown as _teardown
 from .branches import BranchDecision, decide
 from .report import Result, describe, markdown_table, summary_table, with_file
@@ -78,9 +79,10 @@ def build_command(
     only_json: bool = False,
     tags: Sequence[str] = (),
     python: str = sys.executable,
+    launch_flags: Sequence[str] = (),
 ) -> List[str]:
-    """The Metaflow command line for one flow."""
-    cmd = [python, str(target.file), *decision.metaflow_flags(), "argo-workflows"]
+    """The Metaflow command line for one flow (``launch_flags``: Metaflow's top-level options)."""
+    cmd = [python, str(target.file), *launch_flags, *decision.metaflow_flags(), "argo-workflows"]
     if teardown:
         return cmd + ["delete"]
     cmd.append("create")
@@ -155,6 +157,7 @@ def run(
     flow_tags: Optional[Mapping[str, Sequence[str]]] = None,
     env: Optional[Mapping[str, str]] = None,
     progress: Optional[TextIO] = None,
+    launch_flags: Sequence[str] = (),
 ) -> List[Result]:
     """Run (or with ``dry_run`` only plan) the command of every target, ``jobs`` at a time.
 
@@ -173,6 +176,7 @@ def run(
             teardown=teardown,
             only_json=only_json is not None,
             tags=[*tags, *(flow_tags or {}).get(t.flow, ())],
+            launch_flags=launch_flags,
         )
         for t in targets
     ]
@@ -259,8 +263,8 @@ def deploy(
     tags = [] if teardown else provenance_tags(root, decision)
     print(describe(decision), file=err if as_json else out, flush=True)
     # [flows.<FlowName>]: deploy_branches and tags, read in this environment's config.
-    options = _flowoptions_for_deploy(config_path, decision)
-    skipped = {t.flow: reason for t in targets if (reason := _skip_reason(options, t.flow, decision))}
+    options = _settings.for_deploy(config_path, decision)
+    skipped = {t.flow: reason for t in targets if (reason := _settings.skip_reason(options, t.flow, decision))}
     results = run(
         [t for t in targets if t.flow not in skipped],
         decision,
@@ -272,7 +276,8 @@ def deploy(
         tags=tags,
         flow_tags=None if teardown else {t.flow: _flowoptions.run_tags(options, t.flow) for t in targets},
         # The children decide the same environment from the same git branch.
-        env=dict(os.environ, **{_overlays.GIT_BRANCH_ENV: decision.git_branch}),
+        env={**os.environ, **(options["launch"]["env"] or {}), _overlays.GIT_BRANCH_ENV: decision.git_branch},
+        launch_flags=_settings.top_options(options["launch"]),
         progress=None if dry_run else err,
     )
     results = _with_skipped(targets, results, skipped)
@@ -306,28 +311,6 @@ def deploy(
         with open(summary_markdown, "a", encoding="utf-8") as f:
             f.write(markdown_table(results, decision, title="flowproject %s: %s" % (verb, cfg["project_name"])))
     return 1 if failed else 0
-
-
-# -- [flows.<FlowName>] deploy_branches -------------------------------------------------------
-
-
-def _flowoptions_for_deploy(config_path: Path, decision: BranchDecision) -> Dict[str, object]:
-    # Hooks are called by each flow's own process (the launching one), not here.
-    top = _config.load(config_path, environment=_overlays.TOP_LEVEL_ONLY, call_hooks=False)
-    mapping = top["deploy"]["environments"] or {}
-    env = _overlays.decide(decision.production, decision.metaflow_branch, decision.git_branch, mapping)
-    return _config.load(config_path, environment=env, call_hooks=False)
-
-
-def _skip_reason(config: Mapping[str, object], flow: str, decision: BranchDecision) -> Optional[str]:
-    options = _flowoptions.options_for(config, flow)
-    if _flowoptions.deploys_from(options, decision.git_branch):
-        return None
-    return "skipped: git branch %r is not in [flows.%s] deploy_branches (%s)" % (
-        decision.git_branch,
-        flow,
-        ", ".join(options["deploy_branches"]),
-    )
 
 
 def _with_skipped(targets: Sequence[FlowTarget], results: List[Result], skipped: Mapping[str, str]) -> List[Result]:

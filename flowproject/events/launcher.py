@@ -129,7 +129,10 @@ class Launcher:
             if waiting:
                 self.say("%s: held; %s" % (what, "; ".join(waiting)))
             elif matches:
-                self.say("%s: ignored, its branch is not served here (serving %s)" % (what, ", ".join(self.branches)))
+                self.say(
+                    "%s: ignored, branch %s is not served here (serving %s)"
+                    % (what, matches[0][2] or "?", ", ".join(self.branches))
+                )
             return []
         started = [self.start(st) for st in starts]
         for run in started:

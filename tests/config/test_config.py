@@ -26,12 +26,12 @@ BROKEN = [
     (
         "unknown_top_key",
         MINIMAL + "[sensors]\nevent_name = 'x'\n",
-        "sensors: unknown key (did you mean 'sensor'?); known keys: project_name, data, sensor, deploy, getters, flows, environments, environment",
+        "sensors: unknown key (did you mean 'sensor'?); known keys: project_name, data, sensor, deploy, getters, launch, flows, environments, environment",
     ),
     (
         "unknown_data_key",
         MINIMAL + "[data]\nbukcet = 'b'\n",
-        "data.bukcet: unknown key (did you mean 'bucket'?); known keys: type, check_mode, path, bucket, key, role, integration, template, params, timeout_seconds",
+        "data.bukcet: unknown key (did you mean 'bucket'?); known keys: type, check_mode, path, bucket, key, role, integration, template, params, timeout_seconds, cursor_column, cursor_start, key_columns",
     ),
     (
         "bad_check_mode",
@@ -45,11 +45,6 @@ BROKEN = [
         "s3_file_mode_needs_key",
         MINIMAL + "[data]\ntype = 's3'\nbucket = 'b'\nkey = ''\ncheck_mode = 'file_size'\n",
         "data.key: expected an object key for check_mode 'file_size'; got ''",
-    ),
-    (
-        "snowflake_needs_template",
-        MINIMAL + "[data]\ntype = 'snowflake'\n",
-        "data.template: required when data.type is 'snowflake'",
     ),
     (
         "cron_six_fields",
@@ -141,6 +136,25 @@ def test_defaults_are_filled(tmp_path):
         "publish_timeout_seconds": 60,
         "lease_seconds": 3600,
         "card": False,
+        "value": "rows",
+        "emit": "change",
+        "items_per_event": 1,
+        "max_events_per_tick": 100,
+        "emit_removed": False,
+        "dedupe": False,
+        "dedupe_claim_seconds": 3600,
+    }
+    # The Outerbounds scaffold always ran sql/sensor.sql: a Snowflake source defaults to it.
+    (tmp_path / "sf.toml").write_text(MINIMAL + "[data]\ntype = 'snowflake'\n")
+    (tmp_path / "sql").mkdir()
+    (tmp_path / "sql" / "sensor.sql").write_text("select 1")
+    assert config.load(tmp_path / "sf.toml")["data"]["template"] == "sensor"
+    assert cfg["launch"] == {
+        "environment": None,
+        "package_suffixes": None,
+        "datastore": None,
+        "metadata": None,
+        "env": None,
     }
     assert cfg["deploy"]["production_branches"] == ["main", "master"]
     assert cfg["getters"] == {}

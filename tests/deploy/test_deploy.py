@@ -374,3 +374,26 @@ def test_docs_document_every_deploy_option():
     assert options
     for option in options:
         assert option in section, option
+
+
+def test_launch_settings_reach_every_deploy_command_and_overlays_change_them(sandbox, tmp_path):
+    toml = (
+        TOML + '[launch]\nenvironment = "pypi"\npackage_suffixes = [".py", ".csv"]\nenv = { TEAM = "a" }\n'
+        '[deploy]\nenvironments = { "release/*" = "staging" }\n'
+        '[environments.staging.launch]\nenvironment = "conda"\n'
+    )
+    feature = git_project(tmp_path / "f", "feat/x", toml)
+    (row,) = deploy_json(sandbox, feature, "--dry-run")
+    command = row["command"]
+    assert command[2:6] == ["--environment", "pypi", "--package-suffixes", ".py,.csv"], command
+    release = git_project(tmp_path / "r", "release/1", toml)
+    (row,) = deploy_json(sandbox, release, "--dry-run")
+    assert row["command"][2:4] == ["--environment", "conda"], row["command"]
+
+
+def test_bad_launch_settings_are_one_line(sandbox, tmp_path):
+    repo = git_project(tmp_path / "p", "feat/x", TOML + '[launch]\nenvironment = "docker"\n')
+    proc = sandbox.run(["-m", "flowproject.cli", "deploy", "--dry-run"], cwd=repo)
+    assert proc.returncode != 0
+    assert "launch.environment: expected one of pypi, conda, fast-bakery; got 'docker'" in proc.stderr
+    assert "Traceback" not in proc.stderr

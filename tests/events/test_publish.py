@@ -323,7 +323,10 @@ def test_publish_timeout_must_be_a_positive_integer(tmp_path):
 
     path = tmp_path / "flowproject.toml"
     path.write_text('project_name = "p"\n[sensor]\npublish_timeout_seconds = 0\n')
-    with pytest.raises(ConfigError, match=r"sensor.publish_timeout_seconds: expected a positive integer; got 0$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"sensor.publish_timeout_seconds: expected a positive integer of at most 86400 \(1 day\); got 0$",
+    ):
         load_config(path)
 
 

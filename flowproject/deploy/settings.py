@@ -1,0 +1,50 @@
+"""What the config of the environment a deploy decided on says about that deploy.
+
+``[flows.<FlowName>] deploy_branches`` (skip a flow on other git branches) and
+``[launch]``: Metaflow's top-level options (``--environment``, ``--datastore``,
+``--metadata``, ``--package-suffixes``) and extra environment variables for every
+``argo-workflows create``, so a team's ``@pypi`` flows deploy with ``environment = "pypi"``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional
+
+from ..config import environments as _overlays
+from ..config import flows as _flowoptions
+from ..config import loader as _config
+from .branches import BranchDecision
+
+# [launch] key -> Metaflow's top-level option.
+TOP_OPTIONS = {"environment": "--environment", "datastore": "--datastore", "metadata": "--metadata"}
+
+
+def top_options(launch: Mapping[str, Any]) -> List[str]:
+    """Metaflow's top-level options from a validated ``[launch]`` table, in a fixed order."""
+    flags: List[str] = []
+    for key, option in TOP_OPTIONS.items():
+        if launch.get(key):
+            flags += [option, launch[key]]
+    if launch.get("package_suffixes"):
+        flags += ["--package-suffixes", ",".join(launch["package_suffixes"])]
+    return flags
+
+
+def for_deploy(config_path: Path, decision: BranchDecision) -> Dict[str, Any]:
+    # Hooks are called by each flow's own process (the launching one), not here.
+    top = _config.load(config_path, environment=_overlays.TOP_LEVEL_ONLY, call_hooks=False)
+    mapping = top["deploy"]["environments"] or {}
+    env = _overlays.decide(decision.production, decision.metaflow_branch, decision.git_branch, mapping)
+    return _config.load(config_path, environment=env, call_hooks=False)
+
+
+def skip_reason(config: Mapping[str, object], flow: str, decision: BranchDecision) -> Optional[str]:
+    options = _flowoptions.options_for(config, flow)
+    if _flowoptions.deploys_from(options, decision.git_branch):
+        return None
+    return "skipped: git branch %r is not in [flows.%s] deploy_branches (%s)" % (
+        decision.git_branch,
+        flow,
+        ", ".join(options["deploy_branches"]),
+    )
