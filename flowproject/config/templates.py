@@ -23,19 +23,22 @@ TEMPLATE_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 def sql_dir(project_dir: Optional[Path] = None) -> Path:
-    """The folder templates are read from: one rule in every install mode.
+    """The folder templates are read from.
 
-    ``$FLOWPROJECT_SQL_DIR`` when set; else ``sql/`` in ``project_dir`` (the folder of
-    the flowproject.toml in use) whether or not it exists, so an error names that folder
-    (callers pass the folder of the config they chose); else ``./sql`` (a pod runs from
-    its code package, where BaseFlow packs the project's ``sql/``). Never the folder of
-    the installed library: an editable install would read this repository's templates.
+    ``$FLOWPROJECT_SQL_DIR`` when set; else ``sql/`` in ``project_dir`` (the folder of the
+    flowproject.toml in use, when known); else ``sql/`` beside the ``flowproject``
+    package (the code package a remote step runs from, and this repository); else
+    ``./sql`` in the current directory.
     """
     env = os.environ.get(SQL_DIR_ENV)
     if env:
         return Path(env).expanduser().resolve()
-    if project_dir is not None:
+    if project_dir is not None and (Path(project_dir) / "sql").is_dir():
         return (Path(project_dir) / "sql").resolve()
+    # flowproject/config/templates.py -> the folder holding the flowproject package
+    beside_package = Path(__file__).resolve().parents[2] / "sql"
+    if beside_package.is_dir():
+        return beside_package
     return (Path.cwd() / "sql").resolve()
 
 
@@ -57,8 +60,8 @@ def template_path(name: str, project_dir: Optional[Path] = None) -> Path:
     if not path.is_file():
         names = available(folder)
         raise SqlTemplateError(
-            msg="data.template: %s not found (searched %s); available there: %s"
-            % (path.name, folder, ", ".join(names) if names else "none (set %s?)" % SQL_DIR_ENV)
+            msg="data.template: %s not found; available in %s: %s"
+            % (path, folder, ", ".join(names) if names else "none (set %s?)" % SQL_DIR_ENV)
         )
     return path
 
