@@ -144,7 +144,7 @@ def test_validate_env_prints_the_resolved_config(project, capsys):
         ),
         (
             "[environments.staging]\nproject_name = 'other'\n",
-            "environments.staging.project_name: not allowed in an overlay; allowed keys: data, sensor, deploy, getters, flows",
+            "environments.staging.project_name: not allowed in an overlay; allowed keys: data, sensor, deploy, getters, launch, flows",
         ),
         (
             "[environments.production.data]\ncheck_mode = 'sometimes'\n",
