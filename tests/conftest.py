@@ -251,10 +251,11 @@ def metadata(request, sandbox: MetaflowSandbox, tmp_path: Path):
     if request.param == "local":
         yield "local"
         return
-    from service_metadata import MetadataService
+    # The same server the users' pytest plugin starts (flowproject.testing), one per test.
+    from flowproject.testing.servers import metadata_service, metadata_service_env
 
-    service = MetadataService(tmp_path / "metadata_service")
-    sandbox.env.update(service.env)
+    service = metadata_service(tmp_path / "metadata_service")
+    sandbox.env.update(metadata_service_env(service))
     try:
         yield "service"
     finally:
