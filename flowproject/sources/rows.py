@@ -61,22 +61,15 @@ def observe_rows(
     cursor = state["cursor"] if state else data.get("cursor_start")
     boundary: Dict[str, str] = dict(state.get("boundary") or {}) if state else {}
     timeout_seconds = data.get("timeout_seconds") or 600
-    with snowflake_connection.connect(
-        query_tag=query_tag(run_pathspec), timeout_seconds=timeout_seconds, integration=data.get("integration")
-    ) as conn:
-        import snowflake.connector
-
-        cur = conn.cursor()
-        try:
-            cur.execute(sql, dict(given, cursor=cursor))
-            raw = cur.fetchmany(MAX_CURSOR_ROWS + 1)
-            columns = [d[0] for d in (cur.description or ())]
-        except snowflake.connector.errors.Error as e:
-            raise SnowflakeError(
-                msg=snowflake_connection.describe_error(e, "snowflake: sql/%s.sql" % _stem(name), timeout_seconds)
-            ) from None
-        finally:
-            cur.close()
+    raw, columns = snowflake_connection.fetch_capped(
+        sql,
+        dict(given, cursor=cursor),
+        limit=MAX_CURSOR_ROWS,
+        where="snowflake: sql/%s.sql" % _stem(name),
+        query_tag=query_tag(run_pathspec),
+        timeout_seconds=timeout_seconds,
+        integration=data.get("integration"),
+    )
     if len(raw) > MAX_CURSOR_ROWS:
         raise SnowflakeError(
             msg="snowflake: sql/%s.sql returned more than %d rows; order by the cursor and add a LIMIT"

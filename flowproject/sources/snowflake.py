@@ -69,25 +69,16 @@ def observe(
     sql = templates.read_template(name, project_dir)
     params = data.get("params")
     timeout_seconds = data.get("timeout_seconds") or 600
-    with snowflake_connection.connect(
+    # params None: the SQL is sent as written, with no %-interpolation at all.
+    rows, columns = snowflake_connection.fetch_capped(
+        sql,
+        params if params else None,
+        limit=MAX_ROWS,
+        where="snowflake: sql/%s.sql" % _stem(name),
         query_tag=query_tag(run_pathspec),
         timeout_seconds=timeout_seconds,
         integration=data.get("integration"),
-    ) as conn:
-        import snowflake.connector
-
-        cur = conn.cursor()
-        try:
-            # params None: the SQL is sent as written, with no %-interpolation at all.
-            cur.execute(sql, params if params else None)
-            rows = cur.fetchmany(MAX_ROWS + 1)
-            columns = [d[0] for d in (cur.description or ())]
-        except snowflake.connector.errors.Error as e:
-            raise SnowflakeError(
-                msg=snowflake_connection.describe_error(e, "snowflake: sql/%s.sql" % _stem(name), timeout_seconds)
-            ) from None
-        finally:
-            cur.close()
+    )
     if len(rows) > MAX_ROWS:
         raise SnowflakeError(
             msg="snowflake: sql/%s.sql returned more than %d rows; a sensor query should return an aggregate"

@@ -21,7 +21,7 @@ import os
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from ..secrets import mask_urls, mask_values
 from .errors import SnowflakeCredentialsError, SnowflakeError
@@ -208,3 +208,33 @@ def connect(*, query_tag: str, timeout_seconds: int, integration: Optional[str] 
         yield conn
     finally:
         conn.close()
+
+
+def fetch_capped(
+    sql: str,
+    params: Any,
+    *,
+    limit: int,
+    where: str,
+    query_tag: str,
+    timeout_seconds: int,
+    integration: Optional[str] = None,
+) -> Tuple[List[Any], List[str]]:
+    """Run one statement and return (at most ``limit + 1`` rows, column names).
+
+    One more row than the caller allows, so it can tell "exactly at the cap" from "over
+    it"; every connector error is one line naming ``where``.
+    """
+    with connect(query_tag=query_tag, timeout_seconds=timeout_seconds, integration=integration) as conn:
+        import snowflake.connector
+
+        cur = conn.cursor()
+        try:
+            cur.execute(sql, params)
+            rows = cur.fetchmany(limit + 1)
+            columns = [d[0] for d in (cur.description or ())]
+        except snowflake.connector.errors.Error as e:
+            raise SnowflakeError(msg=describe_error(e, where, timeout_seconds)) from None
+        finally:
+            cur.close()
+    return rows, columns
