@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Tuple
 
 from ..errors import FlowprojectError
 from .cache import METAFLOW_DEFAULT_CACHE as METAFLOW_DEFAULT_CACHE  # kept importable from here
-from .cache import client_cache_dir, use_private_cache
+from .cache import CacheFolderError, client_cache_dir, use_private_cache
 from .cache import default_cache_dir as default_cache_dir
 from .lineage import note_read
 from .runs import ANY_BRANCH, any_namespace
@@ -40,9 +40,12 @@ class GetterError(FlowprojectError):
 def clear_cache() -> Tuple[Path, int]:
     """Delete the Client cache folder in use; returns it and the bytes freed."""
     path = client_cache_dir()
-    freed = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else 0
-    if path.is_dir():
-        shutil.rmtree(path)
+    try:
+        freed = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else 0
+        if path.is_dir():
+            shutil.rmtree(path)
+    except OSError as e:  # another user's folder (refused by use_private_cache) may not be ours to delete
+        raise CacheFolderError("cannot clear %s: %s" % (path, e.strerror or e)) from None
     return path, freed
 
 
