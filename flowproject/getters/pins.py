@@ -155,7 +155,10 @@ def pin_run(
         new_text = _keep_line_ends(text, set_pin_text(text, flow_name, run.id))
         _config.parse_text(new_text, label, path.resolve().parent)
         if new_text != text:
-            _atomic_write(target, new_text)
+            try:
+                _atomic_write(target, new_text)
+            except OSError as e:  # a read-only folder or file system: the old file is intact
+                raise ConfigError(label, "(file)", "cannot be written: %s" % (e.strerror or e)) from None
     return Pin(flow_name, run.id, previous, path)
 
 

@@ -11,7 +11,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import write_project
+from conftest import sensor_project, write_project
 
 FLOW = """\
 from metaflow import step
@@ -98,3 +98,30 @@ def test_a_cache_folder_another_user_created_first_is_refused(sandbox, tmp_path)
     del sandbox.env["METAFLOW_CLIENT_CACHE_PATH"]
     sandbox.env["XDG_CACHE_HOME"] = str(xdg)
     _refused(sandbox.run(HISTORY, cwd=project), str(cache), "belongs to another user (uid 65534)")
+
+
+SENSOR_TOML = """
+project_name = "cachesensor"
+[data]
+type = "local"
+path = "watched"
+"""
+
+
+def test_sensor_ticks_read_their_state_through_the_private_cache(sandbox, tmp_path):
+    project = sensor_project(tmp_path / "proj", SENSOR_TOML)
+    del sandbox.env["METAFLOW_CLIENT_CACHE_PATH"]
+    xdg = tmp_path / "xdg"
+    sandbox.env["XDG_CACHE_HOME"] = str(xdg)
+    cache = xdg / "flowproject" / "metaflow_client"
+    tick = ["flows/sensor.flow.py", "--branch", "cache", "run"]
+
+    sandbox.run_ok(tick, cwd=project)
+    sandbox.run_ok(tick, cwd=project)  # reads the first tick's fingerprint and value: blobs
+    assert _mode(cache) == 0o700 and any(p.is_file() for p in cache.rglob("*"))
+    preview = sandbox.run_ok(["-m", "flowproject.cli", "sensor", "preview", "--branch", "test.cache"], cwd=project)
+    assert "no change" in preview.stdout.lower(), preview.stdout
+
+    cache.chmod(0o777)
+    proc = sandbox.run(tick, cwd=project)
+    assert proc.returncode != 0 and "writable by other users" in proc.stdout + proc.stderr
