@@ -67,6 +67,20 @@ def test_client_reads_use_a_private_cache_and_refuse_unsafe_ones(sandbox, tmp_pa
     proc = sandbox.run_ok(["-c", READ], cwd=project, env={"METAFLOW_CLIENT_CACHE_PATH": "/tmp/metaflow_client"})
     assert proc.stdout.split()[-1] == "41"
 
+    # Metaflow reads the setting at import and its first artifact read fixes the folder for the
+    # process: a folder chosen later still gets every flowproject read (the cache is rebuilt).
+    first, later = tmp_path / "first", tmp_path / "later"
+    rebuilt = (
+        "import os\nfrom metaflow import Flow, namespace\nnamespace(None)\n"
+        "assert Flow('CacheFlow').latest_run.data.x == 41\n"
+        "os.environ['METAFLOW_CLIENT_CACHE_PATH'] = %r\n%s\n"
+        "from metaflow.client import core\nprint(core.filecache._cache_dir)\n" % (str(later), READ)
+    )
+    proc = sandbox.run_ok(["-c", rebuilt], cwd=project, env={"METAFLOW_CLIENT_CACHE_PATH": str(first)})
+    assert proc.stdout.split()[-2:] == ["41", str(later)]
+    assert any(p.is_file() for p in first.rglob("*")) and any(p.is_file() for p in later.rglob("*"))
+    assert _mode(later) == 0o700
+
     # Readable by others but never writable by them: nothing can have been planted; tightened.
     cache.chmod(0o755)
     sandbox.run_ok(HISTORY, cwd=project)
