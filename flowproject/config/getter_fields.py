@@ -33,13 +33,17 @@ def validate_getters(raw: Any, v: Any) -> Dict[str, Any]:
     """
     if not isinstance(raw, dict):
         v.fail("getters", "expected a table of [getters.<FlowName>] tables", raw)
-    out = {}
+    out: Dict[str, Any] = {}
     for key, value in raw.items():
         if value is None:
             continue
         if key in GETTERS_FIELDS and not isinstance(value, dict):
             check = GETTERS_FIELDS[key][0]
-            out[key] = check(value, lambda exp, p="getters.%s" % key, val=value: v.fail(p, exp, val))
+
+            def fail(expected: str, path: str = "getters.%s" % key, bad: Any = value) -> None:
+                v.fail(path, expected, bad)
+
+            out[key] = check(value, fail)
             continue
         if not isinstance(value, dict):
             close = difflib.get_close_matches(key, list(GETTERS_FIELDS), n=1)

@@ -38,7 +38,7 @@ def configured_branch(config: Optional[Mapping[str, Any]], flow_name: str) -> Tu
     where it was set; ``(None, None)`` when the config leaves it to the run's own branch."""
     getters = (config or {}).get("getters") or {}
     table = getters.get(flow_name)
-    if _is_table(table) and table.get("read_branch"):
+    if isinstance(table, Mapping) and table.get("read_branch"):
         return table["read_branch"], "getters.%s.read_branch" % flow_name
     default = getters.get("read_branch")
     if isinstance(default, str):
