@@ -53,6 +53,22 @@ def render(card: Any, pathspec: str) -> None:
     card.append(Table([[e["from"], e["kind"], e["to"]] for e in g["edges"]], headers=["from", "edge", "to"]))
 
 
+def draw(card: Any, pathspec: str) -> None:
+    """``render``, except that a lineage index or metadata that cannot be read costs a
+    ``warning:`` line and a one-line card, never the run."""
+    from metaflow.cards import Markdown
+    from metaflow.exception import MetaflowException
+
+    from ..errors import warn
+    from ..getters.store import StateStoreError
+
+    try:
+        render(card, pathspec)
+    except (OSError, StateStoreError, MetaflowException) as e:
+        warn("the lineage card of %s cannot be drawn: %s (the run is not affected)" % (pathspec, e))
+        card.append(Markdown("# Lineage of %s\nunknown: %s" % (pathspec, e)))
+
+
 @functools.cache
 def renderer():
     """The step decorator that draws the card; one class per process, built on first use."""
@@ -62,7 +78,7 @@ def renderer():
     class render_lineage_card(UserStepDecorator):
         def post_step(self, step_name: str, flow: Any, exception: Optional[Exception] = None):
             if exception is None:
-                render(current.card[CARD_ID], "%s/%s" % (current.flow_name, current.run_id))
+                draw(current.card[CARD_ID], "%s/%s" % (current.flow_name, current.run_id))
             return exception, None
 
     return render_lineage_card

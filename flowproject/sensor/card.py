@@ -63,10 +63,19 @@ def started_by_previous(previous_run: str) -> str:
     (this tick's own event is published after the card is drawn); ``flowproject lineage
     <previous run> --down`` shows the ones that end later.
     """
+    from ..errors import warn
     from ..getters.lineage_mermaid import runs_started_by
+    from ..getters.store import StateStoreError
 
-    runs = runs_started_by(previous_run)
-    shown = "\n".join("- `%s`" % r for r in runs) or "none recorded yet"
+    try:
+        runs = runs_started_by(previous_run)
+    except (OSError, StateStoreError) as e:
+        # The index is never a point of failure: the tick goes on, the card says why.
+        warn("the lineage index of %s cannot be read (%s); the card lists no runs" % (previous_run, e))
+        return "## Runs started by the previous tick's event (%s)\nunknown: the lineage index cannot be read" % (
+            previous_run
+        )
+    shown = "\n".join("- `%s`" % r for r in runs) or "none recorded (it sent no event, or its runs have not ended yet)"
     return "## Runs started by the previous tick's event (%s)\n%s\n\nLater ones: `flowproject lineage %s --down`." % (
         previous_run,
         shown,
