@@ -3,6 +3,8 @@ run writes its own namespace, and its lineage says which branch it read."""
 
 from __future__ import annotations
 
+import json
+
 from conftest import run_id_of, write_project
 
 from flowproject.cli.main import main
@@ -100,6 +102,10 @@ def test_branch_run_reads_prod_and_production_reads_the_branch(sandbox, metadata
     assert got[in_prod][:3] == ["test.x", branch_run, "prod"]
     assert got[in_prod][3][0]["branch"] == "test.x"
     assert got[in_prod][4] == ["project_branch:prod"]
+    # `lineage --down` from production's run finds the feature-branch run that read it.
+    out = sandbox.run_ok(["-m", "flowproject.cli", "lineage", prod_run, "--down", "--json"], cwd=root).stdout
+    edges = json.loads(out.strip().splitlines()[-1])["edges"]
+    assert edges == [{"from": prod_run, "to": "ConsumerFlow/%s" % in_branch, "kind": "read"}]
 
 
 def test_validate_prints_the_branch_each_getter_reads(tmp_path, capsys):
