@@ -91,10 +91,18 @@ MEANINGS: Dict[str, Dict[str, str]] = {
         "environments": "Which environment a `--branch` run or deployment uses, by git branch (first "
         "match, in file order); see [Environments](../environments.md).",
     },
+    "getters": {
+        "read_branch": "The project branch every getter (`get_artifact`, `latest_successful_run`) reads "
+        'instead of the run\'s own, e.g. `"prod"` in a feature branch; the run still writes its own '
+        "namespace and its `lineage_inputs` record the branch read. Per environment in an overlay; "
+        "see [Artifacts](../artifacts.md#reading-another-branch).",
+    },
     "getters.<FlowName>": {
         "run_id": 'Pin the run whose artifacts `get_artifact("<FlowName>", ...)` reads instead of the '
         "latest successful one: a run id or `<FlowName>/<run id>` of a successful run (written by "
-        "`flowproject pin`, checked by `flowproject pin --check`).",
+        "`flowproject pin`, checked by `flowproject pin --check`). A pin wins over `read_branch`.",
+        "read_branch": "The branch getters read the producer flow `<FlowName>` from, over `[getters] "
+        "read_branch`. A `[getters.<FlowName>]` table needs `run_id` or `read_branch`.",
     },
     "flows.<FlowName>": {
         "parameters": "Defaults for that flow's own Parameters, by Parameter name; each value must have "
@@ -143,13 +151,21 @@ def _cell(text: str) -> str:
 
 def field_tables() -> Dict[str, Mapping[str, Tuple[Any, Any]]]:
     from flowproject.config.flows import FLOW_FIELDS
-    from flowproject.config.schema import DATA_FIELDS, DEPLOY_FIELDS, GETTER_FIELDS, LAUNCH_FIELDS, SENSOR_FIELDS
+    from flowproject.config.schema import (
+        DATA_FIELDS,
+        DEPLOY_FIELDS,
+        GETTER_FIELDS,
+        GETTERS_FIELDS,
+        LAUNCH_FIELDS,
+        SENSOR_FIELDS,
+    )
 
     return {
         "data": DATA_FIELDS,
         "sensor": SENSOR_FIELDS,
         "deploy": DEPLOY_FIELDS,
         "launch": LAUNCH_FIELDS,
+        "getters": GETTERS_FIELDS,
         "getters.<FlowName>": GETTER_FIELDS,
         "flows.<FlowName>": FLOW_FIELDS,
     }

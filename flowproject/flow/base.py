@@ -16,6 +16,7 @@ from ..getters import lineage as _lineage
 from ..getters import runs as _runs
 from ..sources import Observation, observe
 from . import duplicates as _duplicates
+from . import lineage_card as _lineage_card
 from . import localuser as _localuser
 from . import options as _flowoptions
 from . import packages as _packages
@@ -125,6 +126,8 @@ class _ProjectWiring(FlowMutator):
         if end is not None:
             steps[end].add_decorator(_provenance.resume_tagger())
             steps[end].add_decorator(_runs.recorder())
+            if _lineage_card.wanted(mutable_flow):
+                _lineage_card.add_to(steps[end])
 
     def add_to_package(self) -> Iterator[Tuple[str, str, ContentType]]:
         # The mutator instance is shared by every subclass; the package being built is

@@ -18,6 +18,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from ..errors import warn
+from .read_branch import remember_running_config
 from .store import RECORDS_DIR, StateStore, StateStoreError
 
 LINEAGE_PREFIX = "%s/lineage" % RECORDS_DIR
@@ -136,6 +137,8 @@ def _classes():
         is_end = False
 
         def pre_step(self, step_name, flow, inputs=None):
+            # The module-level getters read [getters] read_branch from the running flow's config.
+            remember_running_config(getattr(flow, "flowconfig", None))
             self._before = merge(*[list(getattr(i, ARTIFACT, None) or []) for i in inputs or []])
 
         def post_step(self, step_name: str, flow: Any, exception: Optional[Exception] = None):
