@@ -252,12 +252,23 @@ def test_a_corrupt_or_deleted_manifest_costs_duplicates_never_a_loss(sandbox, tm
     corrupt = items.run()
     assert "does not match its digest; every item counts as new" in corrupt.stderr + corrupt.stdout
     assert [(i["key"], i["change"]) for i in payload_items(hook.events[1:])] == [("a.csv", "added"), ("b.csv", "added")]
+    # Back to the listing of the damaged address: the manifest stored there is repaired,
+    # so the tick after it compares with it instead of publishing everything again.
+    (project / "watched" / "b.csv").unlink()
+    items.run()
+    (project / "watched" / "c.csv").write_text("c\n")
+    repaired = items.run()
+    assert "every item counts as new" not in repaired.stderr + repaired.stdout
+    assert [(i["key"], i["change"]) for i in payload_items(hook.events[3:])] == [
+        ("b.csv", "removed"),
+        ("c.csv", "added"),
+    ]
 
     for path in (manifests / "manifests").iterdir():
         path.unlink()
-    (project / "watched" / "c.csv").write_text("c\n")
+    (project / "watched" / "d.csv").write_text("d\n")
     gone = items.run()
     assert "is missing; every item counts as new" in gone.stderr + gone.stdout
-    assert [i["key"] for i in payload_items(hook.events[3:])] == ["a.csv", "b.csv", "c.csv"]
+    assert [i["key"] for i in payload_items(hook.events[5:])] == ["a.csv", "c.csv", "d.csv"]
     items.run()
-    assert len(hook.events) == 6  # the state is whole again: nothing new, nothing sent
+    assert len(hook.events) == 8  # the state is whole again: nothing new, nothing sent
