@@ -2,7 +2,8 @@
 
 The prefix holds more than 1,000 objects, so the listing arrives in pages; the runs keep
 their manifest, lease and state in an S3 datastore on the same server. Faults come from
-outside: a webhook that answers 500 from its 3rd request.
+outside: a webhook that answers 500 from its 3rd request. About 75-125 s on a loaded 2-core
+machine (2,100 webhook requests, six runs against moto).
 """
 
 from __future__ import annotations
