@@ -23,6 +23,7 @@ import json
 import sys
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ..getters import payloads as _payloads
 from .subscriptions import (  # noqa: F401 - re-exported: the names callers know
     NAMESPACE_PREFIX,
     FlowTriggers,
@@ -32,7 +33,7 @@ from .subscriptions import (  # noqa: F401 - re-exported: the names callers know
     read_triggers,
 )
 
-PAYLOAD_ENV_PREFIX = "METAFLOW_ARGO_EVENT_PAYLOAD_"
+PAYLOAD_ENV_PREFIX = _payloads.PAYLOAD_ENV_PREFIX
 # click reads `run`'s options (flow parameters included) from METAFLOW_RUN_<NAME>; that is
 # how parameters reach the run without knowing in advance which ones the flow has (the
 # others are ignored), like Argo's METAFLOW_INIT_<NAME>.
@@ -58,8 +59,11 @@ RUN_OPTIONS = frozenset(
 
 # BaseFlow's test_mode: no event may switch it, locally or deployed (issue 17).
 EVENT_PROOF_PARAMETERS = frozenset({"test_mode"})
-# One environment variable holds at most 128 KiB on Linux (MAX_ARG_STRLEN).
+# Parameters reach the run in its environment (METAFLOW_RUN_<NAME>): one variable holds
+# at most 128 KiB on Linux (MAX_ARG_STRLEN) and all of them with the command line at most
+# ARG_MAX (usually 2 MiB). Payloads have no such bound: they go in files (getters.payloads).
 MAX_PARAMETER_BYTES = 100 * 1024
+MAX_PARAMETERS_TOTAL_BYTES = 1024 * 1024
 
 
 # -- event names and branches -----------------------------------------------------------------
@@ -144,6 +148,11 @@ def launch_spec(
                 msg="payload key %r: value over %d bytes for parameter %s" % (key, MAX_PARAMETER_BYTES, param)
             )
         env[PARAM_ENV_PREFIX + env_key.upper()] = text
+    total = sum(len(v.encode("utf-8")) for k, v in env.items() if k.startswith(PARAM_ENV_PREFIX))
+    if total > MAX_PARAMETERS_TOTAL_BYTES:
+        raise TriggerError(
+            msg="payload of %s: parameter values total over %d bytes" % (event_name, MAX_PARAMETERS_TOTAL_BYTES)
+        )
     return [python, str(target.file), *flags, "run"], env
 
 
@@ -167,13 +176,7 @@ def triggered_by(
 def triggers_from_env(environ: Mapping[str, str]) -> List[Dict[str, Any]]:
     """``current.trigger``'s metadata from the payload variables, as Argo's decorator reads it."""
     found = []
-    for key, raw in environ.items():
-        if not key.startswith(PAYLOAD_ENV_PREFIX) or raw == "null":
-            continue
-        try:
-            payload = json.loads(raw)
-        except ValueError:
-            payload = {}
+    for key, payload in _payloads.payloads(environ):
         if not isinstance(payload, dict):
             payload = {}
         found.append(
