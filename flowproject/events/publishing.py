@@ -15,6 +15,7 @@ from metaflow import FlowMutator, namespaced_event_name, trigger, trigger_on_fin
 
 from ..config.schema import DEFAULT_PUBLISH_TIMEOUT_SECONDS
 from ..getters import payloads as _payloads
+from . import eventproof as _eventproof
 from .webhook import PublishError, post_event
 
 # The flow that publishes sensor events, and that @on_sensor_event listens to without
@@ -133,6 +134,8 @@ class on_sensor_event(FlowMutator):
         logical = config.sensor.event_name
         if logical:
             mutable_flow.add_decorator(trigger, deco_kwargs={"event": event_name(logical)})
+            # Without it Argo's Sensor would map a payload key "test-mode" to BaseFlow's test_mode.
+            _eventproof.pin(mutable_flow)
         else:
             mutable_flow.add_decorator(trigger_on_finish, deco_kwargs={"flow": self.sensor_flow})
 

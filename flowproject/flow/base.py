@@ -11,6 +11,7 @@ from metaflow.packaging_sys import ContentType
 
 from ..config import loader as _config
 from ..config import shadowing as _shadowing
+from ..events import eventproof as _eventproof
 from ..events import triggers as _triggers
 from ..getters import lineage as _lineage
 from ..getters import runs as _runs
@@ -125,6 +126,8 @@ class _ProjectWiring(FlowMutator):
         if end is not None:
             steps[end].add_decorator(_provenance.resume_tagger())
             steps[end].add_decorator(_runs.recorder())
+        # No event may set test_mode on Argo: @trigger's mapping without test-mode.
+        _eventproof.pin(mutable_flow)
 
     def add_to_package(self) -> Iterator[Tuple[str, str, ContentType]]:
         # The mutator instance is shared by every subclass; the package being built is
