@@ -21,7 +21,8 @@ import functools
 import hashlib
 import json
 import sys
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from ..getters import payloads as _payloads
 from . import eventproof as _eventproof
@@ -142,6 +143,11 @@ def launch_spec(
         if env_key in RUN_OPTIONS or env_key in EVENT_PROOF_PARAMETERS:
             continue
         text = _param_text(payload[key])
+        unfit = "\x00" in text or len(text.encode("utf-8")) > MAX_PARAMETER_BYTES
+        if unfit and not sub.parameters and env_key not in declared_parameters(target.file):
+            # Mapped only by guess (the flow declares no such Parameter): the value stays
+            # in the payload, where nothing bounds its size.
+            continue
         if "\x00" in text:
             raise TriggerError(msg="payload key %r: a parameter value cannot contain NUL" % key)
         if len(text.encode("utf-8")) > MAX_PARAMETER_BYTES:
@@ -155,6 +161,37 @@ def launch_spec(
             msg="payload of %s: parameter values total over %d bytes" % (event_name, MAX_PARAMETERS_TOTAL_BYTES)
         )
     return [python, str(target.file), *flags, "run"], env
+
+
+def declared_parameters(file: Path) -> FrozenSet[str]:
+    """The names (lower case, ``_`` for ``-``) of ``Parameter("name", ...)`` calls in ``file``.
+
+    Static, like the rest of this module: a Parameter a base class in another module
+    declares is not seen, so callers use this only to let a value pass, never to refuse one.
+    """
+    try:
+        stat = file.stat()
+    except OSError:
+        return frozenset()
+    return _declared(str(file), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _declared(path: str, mtime_ns: int, size: int) -> FrozenSet[str]:
+    import ast
+
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+        return frozenset()
+    names = set()
+    for node in ast.walk(tree):
+        func = node.func if isinstance(node, ast.Call) else None
+        called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        if called in ("Parameter", "IncludeFile") and node.args and isinstance(node.args[0], ast.Constant):
+            if isinstance(node.args[0].value, str):
+                names.add(node.args[0].value.lower().replace("-", "_"))
+    return frozenset(names)
 
 
 def triggered_by(
