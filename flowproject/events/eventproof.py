@@ -133,10 +133,12 @@ def pin(mutable_flow: Any) -> None:
     specs = mutable_flow.get_decorator_specs("trigger")
     for _, _, _, kwargs in specs:
         refuse_explicit(flow, kwargs)
-    # Argo renders the first @trigger only; with several, leave them to check_payloads.
-    pinned = (
-        pinned_trigger_kwargs(specs[0][3], [p.name for _, p in mutable_flow.parameters]) if len(specs) == 1 else None
-    )
+    if len(specs) != 1:
+        return  # Argo renders the first @trigger only; with several, check_payloads guards
+    # Not MutableFlow.parameters: it formats each Parameter for a debug line, which calls a
+    # deploy-time default (BaseFlow's test-mode) where no context exists yet (under Runner).
+    names = [p.name for _, p in mutable_flow._flow_cls._get_parameters() if not p.IS_CONFIG_PARAMETER]
+    pinned = pinned_trigger_kwargs(specs[0][3], names)
     if pinned is not None:
         # @trigger allows several, so add_decorator(OVERRIDE) would keep the old one.
         mutable_flow.remove_decorator("trigger")
