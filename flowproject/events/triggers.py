@@ -186,11 +186,12 @@ def _declared(path: str, mtime_ns: int, size: int) -> FrozenSet[str]:
         return frozenset()
     names = set()
     for node in ast.walk(tree):
-        func = node.func if isinstance(node, ast.Call) else None
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        func, first = node.func, node.args[0]
         called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-        if called in ("Parameter", "IncludeFile") and node.args and isinstance(node.args[0], ast.Constant):
-            if isinstance(node.args[0].value, str):
-                names.add(node.args[0].value.lower().replace("-", "_"))
+        if called in ("Parameter", "IncludeFile") and isinstance(first, ast.Constant) and isinstance(first.value, str):
+            names.add(first.value.lower().replace("-", "_"))
     return frozenset(names)
 
 
