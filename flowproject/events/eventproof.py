@@ -14,8 +14,9 @@ Two defences:
   Metaflow only accepts mapped keys matching ``^[A-Za-z0-9_]+$`` and treats an empty
   mapping as none, so a flow with no other Parameter, or one named with ``-``, keeps
   Metaflow's automatic mapping;
-- at run time, :func:`check_payloads` (every step, on Argo) fails the run in one line
-  when the Sensor maps ``test-mode`` and an event payload carries that key.
+- at run time, :func:`check_payloads` (every step, deployed and local runs alike, so a
+  laptop behaves as Argo) fails the run in one line when the Sensor maps ``test-mode``
+  and an event payload carries that key.
 
 A mapping the user writes that names ``test-mode`` is refused by :func:`refuse_explicit`.
 """
@@ -121,7 +122,7 @@ def check_payloads(flow: str, kwargs: Optional[Mapping[str, Any]], environ: Mapp
     for var, payload in _payloads.payloads(environ):
         if isinstance(payload, dict) and key in payload and var.startswith(_payloads.PAYLOAD_ENV_PREFIX + "event_"):
             raise EventProofError(
-                msg="%s: event %s carries payload key %r, which this deployment's Sensor maps to the "
+                msg="%s: event %s carries payload key %r, which this flow's Argo Sensor maps to the "
                 "test-mode Parameter; an event cannot choose test mode (the publisher must drop the key)"
                 % (flow, payload.get("name") or var, key)
             )

@@ -245,9 +245,9 @@ def local_trigger():
 
     class local_event_trigger(UserStepDecorator):
         def pre_step(self, step_name, flow, inputs=None):
-            if os.environ.get("ARGO_WORKFLOW_TEMPLATE"):
-                # Before the step body: no event-chosen test_mode runs (flowproject.events.eventproof).
-                _eventproof.check_payloads(current.flow_name, _eventproof.trigger_kwargs(flow), os.environ)
+            # Before the step body, deployed and locally alike: no event-chosen test_mode
+            # runs (flowproject.events.eventproof).
+            _eventproof.check_payloads(current.flow_name, _eventproof.trigger_kwargs(flow), os.environ)
             if current.get("trigger") is None and not os.environ.get("ARGO_WORKFLOW_TEMPLATE"):
                 found = triggers_from_env(os.environ)
                 if found:

@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from conftest import write_project
+from conftest import run_id_of, write_project
 from deploying import ARGO_EVENTS_ENV
 
 TOML = """
@@ -133,7 +133,7 @@ def test_a_payload_with_the_mapped_key_fails_the_deployed_run_in_one_line(sandbo
     proc = pod_run(sandbox, project, "flows/bare.flow.py", {"name": name, "test-mode": False})
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
-    line = "BareFlow: event %s carries payload key 'test-mode', which this deployment's Sensor maps" % name
+    line = "BareFlow: event %s carries payload key 'test-mode', which this flow's Argo Sensor maps" % name
     assert line in out and "Traceback" not in out, out[-3000:]
     # Pinned: the Sensor does not map the key, so the same payload is harmless there.
     ok = pod_run(sandbox, project, "flows/sensed.flow.py", {"name": name, "test-mode": False})
@@ -147,3 +147,15 @@ def test_a_mapping_that_names_test_mode_is_refused_in_one_line(sandbox, project)
     assert proc.returncode != 0
     assert "MappedFlow: @trigger maps payload key 'mode' to test-mode" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_locally_the_same_payloads_end_the_same_way(sandbox, project):
+    """`flowproject trigger` (as `events serve`): the laptop behaves as the deployed Sensor."""
+    cli = ["-m", "flowproject.cli", "trigger"]
+    bare = sandbox.run([*cli, "flows/bare.flow.py", "--payload", '{"test-mode": false}'], cwd=project)
+    assert bare.returncode != 0
+    assert "BareFlow: event mfns.proofed.user." in bare.stdout + bare.stderr
+    assert "carries payload key 'test-mode'" in bare.stdout + bare.stderr
+    sensed = sandbox.run_ok([*cli, "flows/sensed.flow.py", "--payload", '{"test-mode": false, "rows": 3}'], cwd=project)
+    code = "namespace(None)\nd = Run('SensedFlow/%s').data\nresult = [d.mode, d.rows]" % run_id_of(sensed)
+    assert sandbox.client(code, cwd=project) == [True, 3]
