@@ -20,8 +20,6 @@ with the history.
 from __future__ import annotations
 
 import functools
-import json
-import os
 import re
 import time
 from typing import Any, Dict, Optional, Tuple
@@ -45,23 +43,13 @@ def sensor_payload(flowconfig: Any) -> Optional[Dict[str, Any]]:
     """The payload of the ``[sensor] event_name`` event that started this run, or None."""
     from metaflow import namespaced_event_name
 
-    from .triggers import PAYLOAD_ENV_PREFIX
+    from ..getters.payloads import payload_named
 
     logical = flowconfig["sensor"]["event_name"]
     if not logical:
         return None
     # The name publishing.event_name gives (which imports this module for the guard).
-    expected = namespaced_event_name(logical)()
-    for key, raw in os.environ.items():
-        if not key.startswith(PAYLOAD_ENV_PREFIX) or raw in ("", "null"):
-            continue
-        try:
-            payload = json.loads(raw)
-        except ValueError:
-            continue  # another trigger's payload that is not JSON cannot be ours
-        if isinstance(payload, dict) and payload.get("name") == expected:
-            return payload
-    return None
+    return payload_named(namespaced_event_name(logical)())
 
 
 def sensor_item(flowconfig: Any) -> Any:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from ..errors import FlowprojectError
+from ..getters import payloads as _payloads
 from . import rules as _rules
 from . import triggers as _triggers
 from .started import StartedRun
@@ -81,6 +82,8 @@ class Launcher:
         id_file, log = self.log_dir / (stamp + ".run_id"), self.log_dir / (stamp + ".log")
         env = {k: v for k, v in os.environ.items() if not k.startswith(_triggers.PAYLOAD_ENV_PREFIX)}
         env.update(extra)
+        # Payloads go in files beside the log: one env variable holds at most 128 KiB.
+        env = _payloads.spill(env, self.log_dir / (stamp + ".payloads"))
         with open(log, "wb") as log_f:
             # Its own session: the Ctrl-C that stops the server does not kill the run.
             proc = subprocess.Popen(

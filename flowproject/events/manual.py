@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import time
 import uuid
 from datetime import datetime, timezone
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from ..config import loader as _config
+from ..getters import payloads as _payloads
 from . import triggers as _triggers
 from .launcher import current_user_branch
 from .server import EventError
@@ -72,4 +74,6 @@ def trigger(
         "%s: running %s as if %s had triggered it" % (_config.display_path(flow_file), target.flow, event_name),
         flush=True,
     )
-    return subprocess.call(cmd, cwd=str(cfg_path.parent), env=env)
+    # The payload in a file, not in the environment (one variable holds at most 128 KiB).
+    with tempfile.TemporaryDirectory(prefix="flowproject-trigger-") as tmp:
+        return subprocess.call(cmd, cwd=str(cfg_path.parent), env=_payloads.spill(env, Path(tmp)))

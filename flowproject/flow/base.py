@@ -11,6 +11,7 @@ from metaflow.packaging_sys import ContentType
 
 from ..config import loader as _config
 from ..config import shadowing as _shadowing
+from ..events import eventproof as _eventproof
 from ..events import triggers as _triggers
 from ..getters import lineage as _lineage
 from ..getters import runs as _runs
@@ -128,6 +129,8 @@ class _ProjectWiring(FlowMutator):
             steps[end].add_decorator(_runs.recorder())
             if _lineage_card.wanted(mutable_flow):
                 _lineage_card.add_to(steps[end])
+        # No event may set test_mode on Argo: @trigger's mapping without test-mode.
+        _eventproof.pin(mutable_flow)
 
     def add_to_package(self) -> Iterator[Tuple[str, str, ContentType]]:
         # The mutator instance is shared by every subclass; the package being built is

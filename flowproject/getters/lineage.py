@@ -13,7 +13,6 @@ absent record is known to be absent and readers fall back to the artifact.
 from __future__ import annotations
 
 import functools
-import json
 import time
 from typing import Any, Dict, List, Optional
 
@@ -68,17 +67,9 @@ def trigger_inputs() -> List[Dict[str, Any]]:
 
 
 def _payload_of(name: Optional[str]) -> Optional[Dict[str, Any]]:
-    import os
+    from .payloads import payload_named
 
-    for key, raw in os.environ.items():
-        if key.startswith("METAFLOW_ARGO_EVENT_PAYLOAD_") and raw not in ("", "null"):
-            try:
-                payload = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(payload, dict) and payload.get("name") == name:
-                return payload
-    return None
+    return payload_named(name)
 
 
 def merge(*groups: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
