@@ -43,7 +43,7 @@ class DedupeError(FlowprojectError):
 
 def sensor_payload(flowconfig: Any) -> Optional[Dict[str, Any]]:
     """The payload of the ``[sensor] event_name`` event that started this run, or None."""
-    from metaflow import namespaced_event_name
+    from metaflow import namespaced_event_name  # type: ignore[attr-defined]  # added to metaflow at import time
 
     from .triggers import PAYLOAD_ENV_PREFIX
 
