@@ -3,8 +3,9 @@
 Metaflow types ``current.flow_name`` and ``run_id`` as optional (they are None outside a
 task) and does not declare what ``@project`` adds at run time (``project_name``,
 ``branch_name``, ``is_production``). The code that imports this runs in a task of a
-BaseFlow, which always carries ``@project``, so it reads them as set. The object is
-Metaflow's own singleton: nothing is copied or wrapped at run time.
+BaseFlow, which always carries ``@project``, so it reads them as set (``card`` in a step
+with ``@card``). The object is Metaflow's own singleton: nothing is copied or wrapped at
+run time.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ class RunContext(Protocol):
     project_name: str
     branch_name: str
     is_production: bool
+    # Set by @card: the step's card components (metaflow.plugins.cards).
+    card: Any
 
     def get(self, key: str, default: Any = None) -> Optional[Any]: ...
 
