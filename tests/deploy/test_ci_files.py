@@ -37,7 +37,8 @@ def test_mypy_is_pinned_in_dev_and_runs_in_pre_commit():
 def test_type_checker_is_not_silenced():
     """Zero findings means fixed, not hidden: no ignore_errors, no file-wide or bare ignores."""
     conf = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["mypy"]
-    assert conf.get("check_untyped_defs") is True and conf.get("warn_unused_ignores") is True, conf
+    strict = ("check_untyped_defs", "warn_unused_ignores", "warn_redundant_casts", "strict_equality")
+    assert [conf.get(k) for k in strict] == [True] * len(strict), conf
     assert not conf.get("ignore_errors"), conf
     assert not [o for o in conf.get("overrides", []) if o.get("ignore_errors")], conf
     blanket = re.compile(r"#\s*(mypy:\s*ignore-errors|type:\s*ignore(?!\[))")
