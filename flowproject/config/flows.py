@@ -15,7 +15,7 @@ Validation of the table is here (``validate_flows``); applying it is
 from __future__ import annotations
 
 import fnmatch
-from typing import Any, Callable, Dict, List, Mapping
+from typing import Any, Callable, Dict, List, Mapping, Tuple
 
 from metaflow.exception import MetaflowException
 
@@ -72,7 +72,7 @@ def _table(value: Any, fail: Callable[[str], None]) -> Dict[str, Any]:
     return value
 
 
-FLOW_FIELDS = {
+FLOW_FIELDS: Dict[str, Tuple[Callable[..., Any], Any]] = {
     "parameters": (_table, None),
     "tags": (_tags, []),
     "decorators": (_decorators, []),

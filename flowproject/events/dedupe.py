@@ -41,7 +41,7 @@ class DedupeError(FlowprojectError):
 
 def sensor_payload(flowconfig: Any) -> Optional[Dict[str, Any]]:
     """The payload of the ``[sensor] event_name`` event that started this run, or None."""
-    from metaflow import namespaced_event_name
+    from metaflow import namespaced_event_name  # type: ignore[attr-defined]  # added to metaflow at import time
 
     from ..getters.payloads import payload_named
 
@@ -125,8 +125,9 @@ def finish(store: StateStore, flow_name: str, project: str, branch: str, key: st
 @functools.cache
 def guard():
     """The step decorator ``@on_sensor_event(dedupe=True)`` puts on every step."""
-    from metaflow import current
     from metaflow.user_decorators.user_step_decorator import UserStepDecorator
+
+    from ..getters.run_context import current
 
     class dedupe_guard(UserStepDecorator):
         def pre_step(self, step_name, flow, inputs=None):
@@ -169,9 +170,11 @@ def guard():
                 # Skipped steps still go to their usual next step; end has none.
                 return None, (None if is_end else {})
             if self._key is not None and (exception is not None or is_end):
+                store = StateStore.for_run(flow)
+                assert store is not None  # pre_step took the claim in it
                 try:
                     finish(
-                        StateStore.for_run(flow),
+                        store,
                         current.flow_name,
                         current.project_name,
                         current.branch_name,

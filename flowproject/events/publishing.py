@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Dict, Optional
 
-from metaflow import FlowMutator, namespaced_event_name, trigger, trigger_on_finish
+# trigger, trigger_on_finish and namespaced_event_name are plugins Metaflow adds to its namespace at import time.
+from metaflow import FlowMutator, namespaced_event_name, trigger, trigger_on_finish  # type: ignore[attr-defined]
 
 from ..config.schema import DEFAULT_PUBLISH_TIMEOUT_SECONDS
 from ..getters import payloads as _payloads

@@ -171,7 +171,7 @@ class TriggerBook:
             head, tail = "metaflow.%s." % self.project, ".%s.end" % sub.name
             if not (name.startswith(head) and name.endswith(tail)):
                 return None
-            found = name[len(head) : -len(tail)]
+            found: Optional[str] = name[len(head) : -len(tail)]
             return found if payload.get("branch_name") in (None, found) else None
         found = _triggers.branch_of(name, self.project, sub)
         if found == "":

@@ -6,7 +6,8 @@ import inspect
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional, Tuple
 
-from metaflow import Config, FlowMutator, FlowSpec, Parameter, config_expr, current, project
+# @project is one of the plugin decorators Metaflow adds to its namespace at import time.
+from metaflow import Config, FlowMutator, FlowSpec, Parameter, config_expr, project  # type: ignore[attr-defined]
 from metaflow.packaging_sys import ContentType
 
 from ..config import loader as _config
@@ -15,6 +16,7 @@ from ..events import eventproof as _eventproof
 from ..events import triggers as _triggers
 from ..getters import lineage as _lineage
 from ..getters import runs as _runs
+from ..getters.run_context import current
 from ..sources import Observation, observe
 from . import duplicates as _duplicates
 from . import lineage_card as _lineage_card
@@ -143,8 +145,8 @@ class _ProjectWiring(FlowMutator):
         # flowproject.flow.requirements reads the extras (the versions @snowflake asks @pypi
         # for) from the pyproject.toml beside the package, in the pod as in the repo.
         # The team's packages sit beside the flow file in the package, as sys.path expects.
-        for path, arcname in _packages.package_files(root):
-            yield path, arcname, ContentType.CODE_CONTENT
+        for file, arcname in _packages.package_files(root):
+            yield file, arcname, ContentType.CODE_CONTENT
         pyproject = requirements.pyproject_path()
         if pyproject.is_file():
             yield str(pyproject), "pyproject.toml", ContentType.CODE_CONTENT
@@ -249,7 +251,7 @@ class BaseFlow(FlowSpec):
             _FLOW_FILES[cls.__name__] = path
 
 
-def scheduled(flow_cls: type) -> type:
+def scheduled(flow_cls: type) -> _flowoptions.scheduled:
     """Class decorator: schedule the flow on ``[sensor] cron_schedule`` when deployed.
 
     Opt-in per flow (``@scheduled`` above the class) because most flows in a project

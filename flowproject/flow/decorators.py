@@ -56,6 +56,7 @@ class requires_extra(StepMutator):
         # Runs after the command line is parsed, so the chosen environment is known.
         if current_environment() not in VIRTUAL_ENVIRONMENTS:
             return
+        assert self.extra is not None  # init refused a step without one
         packages = extra_requirements(self.extra)
         for name, _, _, kwargs in mutable_step.decorator_specs:
             # Only @pypi: under --environment=pypi every step also carries an implicit

@@ -72,8 +72,9 @@ def draw(card: Any, pathspec: str) -> None:
 @functools.cache
 def renderer():
     """The step decorator that draws the card; one class per process, built on first use."""
-    from metaflow import current
     from metaflow.user_decorators.user_step_decorator import UserStepDecorator
+
+    from ..getters.run_context import current
 
     class render_lineage_card(UserStepDecorator):
         def post_step(self, step_name: str, flow: Any, exception: Optional[Exception] = None):

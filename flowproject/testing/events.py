@@ -172,7 +172,7 @@ def _write_data(env: FlowprojectEnv, files: Mapping[str, Union[str, bytes]]) -> 
             shutil.copytree(source, folder)
         folder.mkdir(parents=True, exist_ok=True)
         doc = tomlkit.parse((env.root / "flowproject.toml").read_text(encoding="utf-8"))
-        doc["data"]["path"] = str(folder)  # type: ignore[index]
+        doc["data"]["path"] = str(folder)
         config.write_text(tomlkit.dumps(doc), encoding="utf-8")
         env.env["FLOWPROJECT_CONFIG"] = str(config)
     for name, content in files.items():
