@@ -247,7 +247,9 @@ def local_trigger():
         def pre_step(self, step_name, flow, inputs=None):
             # Before the step body, deployed and locally alike: no event-chosen test_mode
             # runs (flowproject.events.eventproof).
-            _eventproof.check_payloads(current.flow_name, _eventproof.trigger_kwargs(flow), os.environ)
+            _eventproof.check_payloads(
+                current.flow_name or type(flow).__name__, _eventproof.trigger_kwargs(flow), os.environ
+            )
             if current.get("trigger") is None and not os.environ.get("ARGO_WORKFLOW_TEMPLATE"):
                 found = triggers_from_env(os.environ)
                 if found:
