@@ -16,6 +16,7 @@ from ..getters import lineage as _lineage
 from ..getters import runs as _runs
 from ..sources import Observation, observe
 from . import duplicates as _duplicates
+from . import launch as _launch
 from . import localuser as _localuser
 from . import options as _flowoptions
 from . import packages as _packages
@@ -144,6 +145,7 @@ class _ProjectWiring(FlowMutator):
             yield str(pyproject), "pyproject.toml", ContentType.CODE_CONTENT
 
 
+@_launch.LaunchSettings
 @_flowoptions.FlowOptions
 @_ProjectWiring
 @project(name=config_expr("flowconfig.project_name"))
