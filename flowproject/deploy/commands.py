@@ -232,6 +232,7 @@ def deploy(
     as_json: bool = False,
     summary_markdown: Optional[str] = None,
     project_dir: Optional[str] = None,
+    environment: Optional[str] = None,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
@@ -242,7 +243,8 @@ def deploy(
     which git branches deploy with ``--production``. A teardown without ``files`` then deletes every other
     deployment of the project in that branch found on the cluster (see
     :mod:`flowproject.deploy.teardown`). ``summary_markdown`` is a file the per-flow table is
-    appended to as Markdown (GitHub's ``$GITHUB_STEP_SUMMARY``).
+    appended to as Markdown (GitHub's ``$GITHUB_STEP_SUMMARY``). ``environment`` replaces
+    ``[launch] environment`` (Metaflow's ``--environment``) for this deploy.
     """
     config_path = _config.locate(
         files[0] if files else project_dir,
@@ -264,6 +266,7 @@ def deploy(
     print(describe(decision), file=err if as_json else out, flush=True)
     # [flows.<FlowName>]: deploy_branches and tags, read in this environment's config.
     options = _settings.for_deploy(config_path, decision)
+    launch = _settings.with_environment(options["launch"], environment)
     skipped = {t.flow: reason for t in targets if (reason := _settings.skip_reason(options, t.flow, decision))}
     results = run(
         [t for t in targets if t.flow not in skipped],
@@ -276,8 +279,8 @@ def deploy(
         tags=tags,
         flow_tags=None if teardown else {t.flow: _flowoptions.run_tags(options, t.flow) for t in targets},
         # The children decide the same environment from the same git branch.
-        env={**os.environ, **(options["launch"]["env"] or {}), _overlays.GIT_BRANCH_ENV: decision.git_branch},
-        launch_flags=_settings.top_options(options["launch"]),
+        env={**os.environ, **(launch["env"] or {}), _overlays.GIT_BRANCH_ENV: decision.git_branch},
+        launch_flags=_settings.top_options(launch),
         progress=None if dry_run else err,
     )
     results = _with_skipped(targets, results, skipped)
