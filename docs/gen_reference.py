@@ -108,6 +108,8 @@ MEANINGS: Dict[str, Dict[str, str]] = {
         "timezone": "The time zone of that schedule; unset: UTC.",
         "deploy_branches": "Git branches the flow deploys from; unset: every branch. `./deploy` skips "
         "the flow elsewhere and says so.",
+        "launch": "This flow's [launch] keys (`environment`, `package_suffixes`, `datastore`, `metadata`, "
+        "`env`) over the project's; `env` tables are merged. See [Launch settings](../launch.md).",
     },
 }
 

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..config import environments as _overlays
 from ..config import flows as _flowoptions
@@ -53,6 +53,18 @@ def with_environment(launch: Mapping[str, Any], environment: Optional[str]) -> D
         raise FlowprojectError(msg="--environment: %s; got %r" % (expected, environment))
 
     return {**launch, "environment": check(environment, fail)}
+
+
+def per_flow(
+    options: Mapping[str, Any], flows: Sequence[str], environment: Optional[str]
+) -> Dict[str, Tuple[List[str], Dict[str, str]]]:
+    """Flow name -> (Metaflow's top-level options, extra environment) of its deploy command:
+    ``[flows.<flow>.launch]`` over ``[launch]``, then ``./deploy --environment``."""
+    out = {}
+    for flow in flows:
+        launch = with_environment(_flowoptions.launch_for(options, flow), environment)
+        out[flow] = (top_options(launch), {str(k): str(v) for k, v in (launch.get("env") or {}).items()})
+    return out
 
 
 def for_deploy(config_path: Path, decision: BranchDecision) -> Dict[str, Any]:

@@ -28,6 +28,7 @@ from metaflow import FlowMutator, current
 from metaflow.packaging_sys import ContentType
 from metaflow.packaging_sys.utils import walk
 
+from ..config.flows import launch_for
 from .decorators import VIRTUAL_ENVIRONMENTS, current_environment
 
 # Flow name -> its [launch] package_suffixes. The mutator instance is shared by every
@@ -80,9 +81,10 @@ class LaunchSettings(FlowMutator):
 
     def pre_mutate(self, mutable_flow) -> None:
         config = dict(mutable_flow.configs)["flowconfig"]
-        launch = config["launch"]
-        _SUFFIXES[mutable_flow._flow_cls.__name__] = _suffixes(launch["package_suffixes"])
-        env = {str(k): str(v) for k, v in (launch["env"] or {}).items()}
+        flow = mutable_flow._flow_cls.__name__
+        launch = launch_for(config, flow)  # [flows.<flow>.launch] over the project's [launch]
+        _SUFFIXES[flow] = _suffixes(launch.get("package_suffixes"))
+        env = {str(k): str(v) for k, v in (launch.get("env") or {}).items()}
         if env:
             for _, step in mutable_flow.steps:
                 _with_env(step, env)

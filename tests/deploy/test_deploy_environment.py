@@ -48,6 +48,28 @@ def test_a_bad_environment_flag_is_one_line_before_any_flow_runs(sandbox, tmp_pa
     assert "argo-workflows" not in proc.stdout
 
 
+def test_a_flows_own_launch_table_wins_over_the_projects_and_the_flag_over_both(sandbox, tmp_path):
+    toml = TOML + '[flows.BFlow.launch]\nenvironment = "conda"\nenv = { OWN = "b" }\n'
+    flows = {"a.flow.py": two_step_flow("AFlow"), "b.flow.py": two_step_flow("BFlow")}
+    repo = git_project(tmp_path / "p", "feat/x", toml, flows)
+    rows = {r["flow"]: r["command"] for r in deploy_json(sandbox, repo, "--dry-run")}
+    assert rows["AFlow"][2:4] == ["--environment", "pypi"], rows
+    assert rows["BFlow"][2:4] == ["--environment", "conda"], rows
+    rows = {r["flow"]: r["command"] for r in deploy_json(sandbox, repo, "--dry-run", "--environment", "fast-bakery")}
+    assert {tuple(c[2:4]) for c in rows.values()} == {("--environment", "fast-bakery")}, rows
+
+
+def test_a_bad_key_in_a_flows_launch_table_is_one_line(sandbox, tmp_path):
+    toml = TOML + '[flows.HelloFlow.launch]\nenvironment = "docker"\n'
+    repo = git_project(tmp_path / "p", "feat/x", toml)
+    proc = sandbox.run(["-m", "flowproject.cli", "validate"], cwd=repo)
+    assert proc.returncode != 0
+    assert (
+        "flows.HelloFlow.launch.environment: expected one of pypi, conda, fast-bakery; got 'docker'" in proc.stderr
+    ), proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 # The flow imports a helper module beside it and reads a .csv from its own folder in a step.
 FLOW = two_step_flow("DataFlow").replace("from metaflow import step\n", "from metaflow import step\nimport helper\n")
 

@@ -18,6 +18,10 @@ project_name = "launch_proj"
 environment = "pypi"
 package_suffixes = [".csv"]
 env = { TEAM = "data", SHARED = "project" }
+[flows.LaunchFlow.launch]
+env = { OWN = "flow" }
+[flows.OtherFlow.launch]
+env = { OWN = "other" }
 """
 
 # @pypi/@conda name packages that exist nowhere: a plain run must not try to install them.
@@ -31,7 +35,7 @@ class LaunchFlow(BaseFlow):
     @pypi(packages={"flowproject-no-such-package": "0.0.1"})
     @step
     def start(self):
-        self.seen = {k: os.environ.get(k) for k in ("TEAM", "SHARED")}
+        self.seen = {k: os.environ.get(k) for k in ("TEAM", "SHARED", "OWN")}
         with open(os.path.join(os.path.dirname(__file__), "lookup.csv")) as f:
             self.lookup = f.read()
         self.next(self.end)
@@ -40,7 +44,7 @@ class LaunchFlow(BaseFlow):
     @environment(vars={"SHARED": "step"})
     @step
     def end(self):
-        self.seen_end = {k: os.environ.get(k) for k in ("TEAM", "SHARED")}
+        self.seen_end = {k: os.environ.get(k) for k in ("TEAM", "SHARED", "OWN")}
 
 
 if __name__ == "__main__":
@@ -75,9 +79,10 @@ def _check(result: dict) -> None:
     assert "launch.flow.py" in names, names  # Metaflow's own suffixes still apply
     assert "notes.txt" not in names, names
     assert result["lookup"] == "a,1\n"
-    assert result["seen"] == {"TEAM": "data", "SHARED": "project"}
+    # [flows.LaunchFlow.launch] env adds to the project's (another flow's table does not apply).
+    assert result["seen"] == {"TEAM": "data", "SHARED": "project", "OWN": "flow"}
     # A step's own @environment wins for its variables.
-    assert result["seen_end"] == {"TEAM": "data", "SHARED": "step"}
+    assert result["seen_end"] == {"TEAM": "data", "SHARED": "step", "OWN": "flow"}
 
 
 # Local runs register their code package only with this Metaflow setting (Run(...).code).
