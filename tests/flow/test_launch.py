@@ -27,6 +27,7 @@ env = { OWN = "other" }
 # @pypi/@conda name packages that exist nowhere: a plain run must not try to install them.
 FLOW = """
 import os
+import time
 from metaflow import conda, environment, pypi, step
 from flowproject import BaseFlow
 
@@ -38,6 +39,9 @@ class LaunchFlow(BaseFlow):
         self.seen = {k: os.environ.get(k) for k in ("TEAM", "SHARED", "OWN")}
         with open(os.path.join(os.path.dirname(__file__), "lookup.csv")) as f:
             self.lookup = f.read()
+        # Metaflow uploads the package while this task runs and registers it with the tasks
+        # launched after the upload: give it time so `end` carries it (Run(...).code).
+        time.sleep(2)
         self.next(self.end)
 
     @conda(packages={"flowproject-no-such-package": "0.0.1"})
