@@ -9,8 +9,8 @@ applies what can be applied from inside the flow file, after the config is parse
   Metaflow's own suffixes; the walker already de-duplicates what it found itself.
 - ``env``: ``@environment(vars=...)`` on every step, so local tasks, pods and the deployed
   template all see the variables (a step's own ``@environment`` wins per variable).
-- ``@pypi``/``@conda`` on a step in a run without a virtual environment (a plain local run):
-  removed with one line, so the step runs in the current Python as ``@snowflake`` does;
+- ``@pypi``/``@conda`` on a step (``@pypi_base``/``@conda_base`` on the flow) in a run without
+  a virtual environment (a plain local run): removed with one line, so the step runs in the current Python as ``@snowflake`` does;
   with ``--environment pypi/conda`` (or ``[launch] environment`` through ``./deploy``) they apply.
 
 ``environment``, ``datastore`` and ``metadata`` cannot come from inside the flow: Metaflow
@@ -37,6 +37,11 @@ _SUFFIXES: Dict[str, Tuple[str, ...]] = {}
 # Decorators that need a virtual environment (PyPIStepDecorator/CondaStepDecorator.step_init
 # refuse any other --environment).
 ENVIRONMENT_DECORATORS = ("pypi", "conda")
+FLOW_ENVIRONMENT_DECORATORS = ("pypi_base", "conda_base")
+# Flow name -> the flow-level ones removed in pre_mutate (the only place that may remove
+# flow decorators), reported with the step-level ones in mutate.
+_REMOVED_FROM_FLOW: Dict[str, List[str]] = {}
+FLOW_LABEL = "the flow"
 # Commands that deploy: @pypi must stay so Metaflow refuses a deploy without an environment
 # instead of deploying a flow without its packages.
 DEPLOY_COMMANDS = ("argo-workflows", "step-functions", "airflow")
@@ -62,14 +67,16 @@ def _with_env(mutable_step, env: Mapping[str, str]) -> None:
     mutable_step.add_decorator("environment", deco_kwargs={"vars": dict(env)})
 
 
-def _deploying() -> bool:
-    return any(arg in DEPLOY_COMMANDS for arg in sys.argv[1:])
+def _applies() -> bool:
+    """Whether @pypi/@conda apply: an environment was chosen, or the command deploys."""
+    return current_environment() in VIRTUAL_ENVIRONMENTS or any(arg in DEPLOY_COMMANDS for arg in sys.argv[1:])
 
 
 def unapplied_note(flow: str, removed: Mapping[str, List[str]]) -> str:
     """The one line a plain local run prints for the ``@pypi``/``@conda`` it did not apply
-    (``removed``: step name -> the decorators removed from it)."""
-    what = ", ".join("%s (%s)" % (step, " ".join("@" + d for d in decos)) for step, decos in sorted(removed.items()))
+    (``removed``: step name, or ``FLOW_LABEL`` first, -> the decorators removed from it)."""
+    order = sorted(removed, key=lambda name: (name != FLOW_LABEL, name))
+    what = ", ".join("%s (%s)" % (name, " ".join("@" + d for d in removed[name])) for name in order)
     return (
         "flowproject: %s: @pypi/@conda not applied on %s: no --environment, so the steps run in the current Python "
         "(pass --environment pypi or conda to apply them)" % (flow, what)
@@ -88,18 +95,22 @@ class LaunchSettings(FlowMutator):
         if env:
             for _, step in mutable_flow.steps:
                 _with_env(step, env)
+        # Before the command line is parsed: current_environment reads it from argv/env.
+        if not _applies():
+            _REMOVED_FROM_FLOW[flow] = [d for d in FLOW_ENVIRONMENT_DECORATORS if mutable_flow.remove_decorator(d)]
 
     def mutate(self, mutable_flow) -> None:
         # After the command line is parsed: the environment is known.
-        if current_environment() in VIRTUAL_ENVIRONMENTS or _deploying():
+        if _applies():
             return
-        removed: Dict[str, List[str]] = {}
+        flow = mutable_flow._flow_cls.__name__
+        removed: Dict[str, List[str]] = {FLOW_LABEL: _REMOVED_FROM_FLOW[flow]} if _REMOVED_FROM_FLOW.get(flow) else {}
         for name, step in mutable_flow.steps:
             for deco in ENVIRONMENT_DECORATORS:
                 if step.remove_decorator(deco):
                     removed.setdefault(name, []).append(deco)
         if removed and not os.environ.get(NOTED_ENV):
-            print(unapplied_note(mutable_flow._flow_cls.__name__, removed), file=sys.stderr, flush=True)
+            print(unapplied_note(flow, removed), file=sys.stderr, flush=True)
             os.environ[NOTED_ENV] = "1"
 
     def add_to_package(self) -> Iterator[Tuple[str, str, ContentType]]:

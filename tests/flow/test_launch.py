@@ -28,10 +28,11 @@ env = { OWN = "other" }
 FLOW = """
 import os
 import time
-from metaflow import conda, environment, pypi, step
+from metaflow import conda, environment, pypi, pypi_base, step
 from flowproject import BaseFlow
 
 
+@pypi_base(packages={"flowproject-no-such-package": "0.0.1"})
 class LaunchFlow(BaseFlow):
     @pypi(packages={"flowproject-no-such-package": "0.0.1"})
     @step
@@ -97,7 +98,8 @@ def test_plain_run_packages_suffixes_sets_env_and_skips_pypi_conda(sandbox, proj
     proc = sandbox.run_ok(["flows/launch.flow.py", "run"], cwd=project, env=UPLOAD)
     notes = [line for line in proc.stderr.splitlines() if "not applied" in line]
     assert notes == [
-        "flowproject: LaunchFlow: @pypi/@conda not applied on end (@conda), start (@pypi): no --environment, "
+        "flowproject: LaunchFlow: @pypi/@conda not applied on the flow (@pypi_base), end (@conda), start (@pypi): "
+        "no --environment, "
         "so the steps run in the current Python (pass --environment pypi or conda to apply them)"
     ], proc.stderr
     _check(sandbox.client(READ % ("LaunchFlow/%s" % run_id_of(proc)), env=UPLOAD))
@@ -112,7 +114,7 @@ def test_runner_gets_the_same_launch_settings(sandbox, project):
     )
     code += READ.replace("Run(%r)", "Run(pathspec)") + '\nresult["stderr"] = stderr\n'
     result = sandbox.client(code, env=UPLOAD)
-    assert "@pypi/@conda not applied on end (@conda), start (@pypi)" in result["stderr"]
+    assert "@pypi/@conda not applied on the flow (@pypi_base), end (@conda), start (@pypi)" in result["stderr"]
     _check(result)
 
 
@@ -140,7 +142,7 @@ def test_an_environment_keeps_pypi_and_a_deploy_without_one_is_refused(sandbox, 
     # (which would need the network).
     plain = sandbox.run_ok([flow, "check"], cwd=project)
     assert "pypi" not in _decorators(plain)
-    assert "@pypi/@conda not applied on end (@conda), start (@pypi)" in plain.stderr
+    assert "@pypi/@conda not applied on the flow (@pypi_base), end (@conda), start (@pypi)" in plain.stderr
     pypi = sandbox.run_ok([flow, "--environment", "pypi", "check"], cwd=project)
     assert "pypi" in _decorators(pypi) and "environment" in _decorators(pypi)
     assert "not applied" not in pypi.stderr
