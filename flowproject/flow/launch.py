@@ -72,14 +72,14 @@ def _applies() -> bool:
     return current_environment() in VIRTUAL_ENVIRONMENTS or any(arg in DEPLOY_COMMANDS for arg in sys.argv[1:])
 
 
-def unapplied_note(flow: str, removed: Mapping[str, List[str]]) -> str:
+def unapplied_note(flow: str, removed: Mapping[str, List[str]], environment: str = "local") -> str:
     """The one line a plain local run prints for the ``@pypi``/``@conda`` it did not apply
     (``removed``: step name, or ``FLOW_LABEL`` first, -> the decorators removed from it)."""
     order = sorted(removed, key=lambda name: (name != FLOW_LABEL, name))
     what = ", ".join("%s (%s)" % (name, " ".join("@" + d for d in removed[name])) for name in order)
     return (
-        "flowproject: %s: @pypi/@conda not applied on %s: no --environment, so the steps run in the current Python "
-        "(pass --environment pypi or conda to apply them)" % (flow, what)
+        "flowproject: %s: @pypi/@conda not applied on %s: --environment is %s, so the steps run in the current "
+        "Python (pass --environment pypi or conda to apply them)" % (flow, what, environment)
     )
 
 
@@ -110,7 +110,7 @@ class LaunchSettings(FlowMutator):
                 if step.remove_decorator(deco):
                     removed.setdefault(name, []).append(deco)
         if removed and not os.environ.get(NOTED_ENV):
-            print(unapplied_note(flow, removed), file=sys.stderr, flush=True)
+            print(unapplied_note(flow, removed, current_environment()), file=sys.stderr, flush=True)
             os.environ[NOTED_ENV] = "1"
 
     def add_to_package(self) -> Iterator[Tuple[str, str, ContentType]]:

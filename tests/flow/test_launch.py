@@ -99,8 +99,8 @@ def test_plain_run_packages_suffixes_sets_env_and_skips_pypi_conda(sandbox, proj
     notes = [line for line in proc.stderr.splitlines() if "not applied" in line]
     assert notes == [
         "flowproject: LaunchFlow: @pypi/@conda not applied on the flow (@pypi_base), end (@conda), start (@pypi): "
-        "no --environment, "
-        "so the steps run in the current Python (pass --environment pypi or conda to apply them)"
+        "--environment is local, so the steps run in the current Python (pass --environment pypi or conda to "
+        "apply them)"
     ], proc.stderr
     _check(sandbox.client(READ % ("LaunchFlow/%s" % run_id_of(proc)), env=UPLOAD))
 
