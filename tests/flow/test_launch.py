@@ -18,6 +18,8 @@ project_name = "launch_proj"
 environment = "pypi"
 package_suffixes = [".csv"]
 env = { TEAM = "data", SHARED = "project" }
+[flows.LaunchFlow]
+decorators = ['environment:vars={"DECO": "config"}']
 [flows.LaunchFlow.launch]
 env = { OWN = "flow" }
 [flows.OtherFlow.launch]
@@ -37,7 +39,7 @@ class LaunchFlow(BaseFlow):
     @pypi(packages={"flowproject-no-such-package": "0.0.1"})
     @step
     def start(self):
-        self.seen = {k: os.environ.get(k) for k in ("TEAM", "SHARED", "OWN")}
+        self.seen = {k: os.environ.get(k) for k in ("TEAM", "SHARED", "OWN", "DECO")}
         with open(os.path.join(os.path.dirname(__file__), "lookup.csv")) as f:
             self.lookup = f.read()
         # Metaflow uploads the package while this task runs and registers it with the tasks
@@ -85,7 +87,8 @@ def _check(result: dict) -> None:
     assert "notes.txt" not in names, names
     assert result["lookup"] == "a,1\n"
     # [flows.LaunchFlow.launch] env adds to the project's (another flow's table does not apply).
-    assert result["seen"] == {"TEAM": "data", "SHARED": "project", "OWN": "flow"}
+    # An @environment from [flows.LaunchFlow] decorators is kept and merged, not replaced.
+    assert result["seen"] == {"TEAM": "data", "SHARED": "project", "OWN": "flow", "DECO": "config"}
     # A step's own @environment wins for its variables.
     assert result["seen_end"] == {"TEAM": "data", "SHARED": "step", "OWN": "flow"}
 
