@@ -78,13 +78,15 @@ MEANINGS: Dict[str, Dict[str, str]] = {
         "dedupe_claim_seconds": "How long a consumer's claim on a `dedupe_key` blocks others before it expires.",
     },
     "launch": {
-        "environment": "Metaflow's `--environment` for every `./deploy` (`pypi`, `conda`, `fast-bakery`): "
-        "`@pypi`/`@conda` steps get their packages built. Not applied to plain local runs.",
-        "package_suffixes": "Metaflow's `--package-suffixes` for `./deploy`: the file endings that go into "
-        "the code package.",
-        "datastore": "Metaflow's `--datastore` for `./deploy`.",
-        "metadata": "Metaflow's `--metadata` for `./deploy`.",
-        "env": "Extra environment variables for every `./deploy` command (not secrets: they live in git).",
+        "environment": "Metaflow's `--environment` for every `./deploy` (`pypi`, `conda`, `fast-bakery`; "
+        "`./deploy --environment` overrides it): `@pypi`/`@conda` steps get their packages built. "
+        "Not applied to local runs (see [Launch settings](../launch.md)).",
+        "package_suffixes": "File endings added to Metaflow's own for the code package, in runs, Runner "
+        "and `./deploy` alike: the files beside the flow with them ship to pods.",
+        "datastore": "Metaflow's `--datastore` for `./deploy` (local runs: `METAFLOW_DEFAULT_DATASTORE`).",
+        "metadata": "Metaflow's `--metadata` for `./deploy` (local runs: `METAFLOW_DEFAULT_METADATA`).",
+        "env": "Extra environment variables for every step (local runs, Runner, pods) and every `./deploy` "
+        "command (not secrets: they live in git).",
     },
     "deploy": {
         "production_branches": "Git branches that deploy with `--production`.",
@@ -114,6 +116,8 @@ MEANINGS: Dict[str, Dict[str, str]] = {
         "timezone": "The time zone of that schedule; unset: UTC.",
         "deploy_branches": "Git branches the flow deploys from; unset: every branch. `./deploy` skips "
         "the flow elsewhere and says so.",
+        "launch": "This flow's [launch] keys (`environment`, `package_suffixes`, `datastore`, `metadata`, "
+        "`env`) over the project's; `env` tables are merged. See [Launch settings](../launch.md).",
     },
 }
 

@@ -19,6 +19,7 @@ from ..getters import runs as _runs
 from ..getters.run_context import current
 from ..sources import Observation, observe
 from . import duplicates as _duplicates
+from . import launch as _launch
 from . import lineage_card as _lineage_card
 from . import localuser as _localuser
 from . import options as _flowoptions
@@ -152,6 +153,7 @@ class _ProjectWiring(FlowMutator):
             yield str(pyproject), "pyproject.toml", ContentType.CODE_CONTENT
 
 
+@_launch.LaunchSettings
 @_flowoptions.FlowOptions
 @_ProjectWiring
 @project(name=config_expr("flowconfig.project_name"))
