@@ -9,7 +9,8 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-from test_local_events import Server, project  # noqa: F401 - the fixture is used by name
+from serving import Server
+from test_local_events import project  # noqa: F401 - the fixture is used by name
 
 
 def raw(url, method="POST", body=b"{}", headers=None, host=None):
