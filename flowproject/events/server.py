@@ -128,6 +128,11 @@ def serve(
     except OSError as e:
         raise EventError(msg="cannot listen on %s:%d: %s" % (host, port, e.strerror)) from None
     bound = server.server_address[1]
+    watcher, not_yet = None, None
+    try:
+        watcher = launcher.finish_watcher()
+    except Exception as e:  # noqa: BLE001 - the watcher retries on its own; serving events goes on
+        not_yet = "warning: cannot read finished runs yet: %s" % e
     # Exposed, the Host is whatever name others use for this machine: the token alone guards it.
     hosts = _guard.allowed_hosts(host, bound) if loopback else None
     server.RequestHandlerClass = _handler_class(launcher, workers, token, hosts)
@@ -145,6 +150,8 @@ def serve(
         % (cfg["project_name"], ", ".join(served), max_runs, log_dir)
     )
     launcher.say("export METAFLOW_ARGO_EVENTS_WEBHOOK_URL=%s" % url)
+    if not_yet:
+        launcher.say(not_yet)
     for t in flows:
         if t.problem:
             launcher.say("warning: %s" % t.problem)
@@ -154,7 +161,8 @@ def serve(
     # background job of a non-interactive shell), and Ctrl-C must still stop it.
     previous = {s: signal.signal(s, signal.default_int_handler) for s in (signal.SIGINT, signal.SIGTERM)}
     stop = threading.Event()
-    threading.Thread(target=launcher.watch_finishes, args=(stop,), daemon=True).start()
+    watching = threading.Thread(target=launcher.watch_finishes, args=(stop, watcher), daemon=True)
+    watching.start()
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
@@ -163,7 +171,8 @@ def serve(
         stop.set()
         server.server_close()
     try:
-        for w in workers:
+        # A finish noticed just before the stop may still be starting its downstream run.
+        for w in [watching, *workers]:
             w.join()
         pending = launcher.running()
         if pending:
