@@ -143,7 +143,7 @@ def two_events(tmp_path):
     return root
 
 
-def test_two_event_trigger_starts_once_both_arrived_with_the_latest_of_each(sandbox, metadata, two_events):
+def test_two_event_trigger_starts_once_both_arrived_with_the_latest_of_each(sandbox, two_events):
     srv = Server(sandbox, two_events)
     branch = "user.%s" % sandbox.env["METAFLOW_USER"]
     orders = "mfns.chains.%s.orders" % branch
