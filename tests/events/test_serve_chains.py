@@ -226,3 +226,15 @@ def test_trigger_on_finish_chain_runs_by_itself_in_the_served_branch(sandbox, me
     assert artifacts(sandbox, chain, report, ["upstreams"]) == {"upstreams": sorted([audit, extract])}
     tags = sandbox.client("namespace(None)\nresult = sorted(Run(%r).system_tags)" % load, cwd=chain)
     assert "project_branch:%s" % branch in tags
+
+
+def test_trigger_refuses_a_flow_that_starts_on_an_upstream_finish(chain):
+    from flowproject.errors import FlowprojectError
+    from flowproject.events.manual import trigger
+
+    with pytest.raises(FlowprojectError) as e:
+        trigger(chain / "flows" / "report.flow.py", {"x": 1})
+    assert str(e.value).endswith(
+        "flows/report.flow.py: ReportFlow starts when ExtractFlow and AuditFlow finish:"
+        " run them while `flowproject events serve` runs"
+    )
