@@ -167,9 +167,8 @@ def test_two_event_trigger_starts_once_both_arrived_with_the_latest_of_each(sand
         assert srv.stop() == 0
     out = "\n".join(srv.seen)
     assert out.count(": started ") == 2, out
-    assert out.index("%s finished" % second) < out.index("stopping: waiting for") or (
-        out.index("%s finished" % second) < out.index("\nstopped")
-    ), out
+    assert re.search(r"^stopping: waiting for .*\b%s\b" % second, out, re.M), out
+    assert out.index("%s finished" % second) < out.index("\nstopped"), out
     assert runs_of(sandbox, two_events, "JoinFlow") == sorted([first, second])
     assert artifacts(sandbox, two_events, first, ["params", "events"]) == {
         "params": ["d2", "EUR"],
@@ -196,16 +195,24 @@ def chain(tmp_path):
 
 
 def test_trigger_on_finish_chain_runs_by_itself_in_the_served_branch(sandbox, metadata, chain):
-    srv = Server(sandbox, chain)
-    branch = "user.%s" % sandbox.env["METAFLOW_USER"]
+    branch = "test.feat"
+    srv = Server(sandbox, chain, "--branch", branch)
+
+    def run(flow, *args, ok=True):
+        proc = (sandbox.run_ok if ok else sandbox.run)(
+            ["flows/%s.flow.py" % flow, "--branch", "feat", "run", *args], cwd=chain
+        )
+        return proc
+
     try:
+        # The head of the chain in a branch not served here starts nothing.
+        sandbox.run_ok(["flows/extract.flow.py", "run"], cwd=chain)
         # A failed upstream run starts nothing, and says so.
-        failed = sandbox.run(["flows/audit.flow.py", "run", "--fail", "True"], cwd=chain)
+        failed = run("audit", "--fail", "True", ok=False)
         assert failed.returncode == 1, failed.stdout + failed.stderr
-        bad_audit = "AuditFlow/%s" % run_id_of(failed)
-        srv.wait_for(r"^%s failed: starts no @trigger_on_finish flow$" % bad_audit)
+        srv.wait_for(r"^AuditFlow/%s failed: starts no @trigger_on_finish flow$" % run_id_of(failed))
         # The user runs the head of the chain as usual; no webhook is configured anywhere.
-        extract = "ExtractFlow/%s" % run_id_of(sandbox.run_ok(["flows/extract.flow.py", "run"], cwd=chain))
+        extract = "ExtractFlow/%s" % run_id_of(run("extract"))
         line = srv.wait_for(r"^%s finished: started " % extract)
         transform = started(line, "TransformFlow")
         # ReportFlow keeps ExtractFlow's finish until AuditFlow's comes.
@@ -213,13 +220,14 @@ def test_trigger_on_finish_chain_runs_by_itself_in_the_served_branch(sandbox, me
         load = started(srv.wait_for(r"^%s finished: started " % transform), "LoadFlow")
         srv.wait_for(r"%s finished" % load)
         # flows=[ExtractFlow, AuditFlow]: the second upstream's success completes it.
-        audit = "AuditFlow/%s" % run_id_of(sandbox.run_ok(["flows/audit.flow.py", "run"], cwd=chain))
+        audit = "AuditFlow/%s" % run_id_of(run("audit"))
         report = started(srv.wait_for(r"^%s finished: started " % audit), "ReportFlow")
         srv.wait_for(r"%s finished" % report)
     finally:
         assert srv.stop() == 0
     out = "\n".join(srv.seen)
     assert out.count(": started ") == 3, out  # TransformFlow, LoadFlow, ReportFlow, nothing more
+    assert runs_of(sandbox, chain, "TransformFlow") == [transform]
     assert runs_of(sandbox, chain, "LoadFlow") == [load]
     assert artifacts(sandbox, chain, transform, ["upstream"]) == {"upstream": extract}
     assert artifacts(sandbox, chain, load, ["upstream"]) == {"upstream": transform}
