@@ -26,6 +26,17 @@ from .started import StartedRun
 MAX_WAITING_EVENTS = 64
 
 
+def _took_part(start: _rules.Start) -> str:
+    """ " (after a, b)" when several events or runs made the start, as the run's current.trigger lists them."""
+    if len(start.events) < 2:
+        return ""
+    names = [
+        "%s/%s" % (e.payload.get("flow_name"), e.payload.get("run_id")) if e.kind == "run" else e.name
+        for e in start.events
+    ]
+    return " (after %s)" % ", ".join(names)
+
+
 def current_user_branch() -> str:
     from metaflow.util import get_username
 
@@ -144,8 +155,8 @@ class Launcher:
         started = [self.start(st) for st in starts]
         for run in started:
             run.wait_for_id()
-        done = "started %s" % ", ".join(r.pathspec for r in started) if started else "held"
-        self.say("%s: %s" % (what, "; ".join([done, *holding])))
+        done = ", ".join(r.pathspec + _took_part(st) for r, st in zip(started, starts))
+        self.say("%s: %s" % (what, "; ".join(["started " + done if started else "held", *holding])))
         return started
 
     def finish_watcher(self) -> Optional[_rules.FinishWatcher]:

@@ -157,7 +157,9 @@ def test_two_event_trigger_starts_once_both_arrived_with_the_latest_of_each(sand
         post(orders, "o2", date="d2")  # of two events of one name, the latest is used
         srv.wait_for(r"^%s: held; JoinFlow waits for prices$" % re.escape(orders))
         post("prices", "p1", cur="EUR")
-        first = started(srv.wait_for(r"^prices: started "), "JoinFlow")
+        line = srv.wait_for(r"^prices: started ")
+        first = started(line, "JoinFlow")
+        assert line.endswith("%s (after %s, prices)" % (first, orders)), line
         post("prices", "p2", cur="USD")  # both were consumed: this one waits for orders again
         srv.wait_for(r"^prices: held; JoinFlow waits for %s$" % re.escape(orders))
         post(orders, "o3", date="d3")
@@ -221,7 +223,9 @@ def test_trigger_on_finish_chain_runs_by_itself_in_the_served_branch(sandbox, me
         srv.wait_for(r"%s finished" % load)
         # flows=[ExtractFlow, AuditFlow]: the second upstream's success completes it.
         audit = "AuditFlow/%s" % run_id_of(run("audit"))
-        report = started(srv.wait_for(r"^%s finished: started " % audit), "ReportFlow")
+        line = srv.wait_for(r"^%s finished: started " % audit)
+        report = started(line, "ReportFlow")
+        assert line.endswith("%s (after %s, %s)" % (report, extract, audit)), line
         srv.wait_for(r"%s finished" % report)
     finally:
         assert srv.stop() == 0
