@@ -176,8 +176,11 @@ def serve(
             w.join()
         pending = launcher.running()
         if pending:
+            # The finish watcher has stopped with the server: say that chains end here.
+            chains = "; their @trigger_on_finish flows will not start" if launcher.book.upstream_flows() else ""
             launcher.say(
-                "stopping: waiting for %s (Ctrl-C again to stop waiting)" % ", ".join(r.pathspec for r in pending)
+                "stopping: waiting for %s (Ctrl-C again to stop waiting)%s"
+                % (", ".join(r.pathspec for r in pending), chains)
             )
         for run in pending:
             run.process.wait()

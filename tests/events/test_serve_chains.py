@@ -226,10 +226,12 @@ def test_trigger_on_finish_chain_runs_by_itself_in_the_served_branch(sandbox, me
         line = srv.wait_for(r"^%s finished: started " % audit)
         report = started(line, "ReportFlow")
         assert line.endswith("%s (after %s, %s)" % (report, extract, audit)), line
-        srv.wait_for(r"%s finished" % report)
     finally:
+        # Ctrl-C while ReportFlow runs: waited for, and the line says chains end here.
         assert srv.stop() == 0
     out = "\n".join(srv.seen)
+    assert re.search(r"^stopping: waiting for %s .*their @trigger_on_finish flows will not start$" % report, out, re.M)
+    assert out.index("%s finished" % report) < out.index("\nstopped"), out
     assert out.count(": started ") == 3, out  # TransformFlow, LoadFlow, ReportFlow, nothing more
     assert runs_of(sandbox, chain, "TransformFlow") == [transform]
     assert runs_of(sandbox, chain, "LoadFlow") == [load]
