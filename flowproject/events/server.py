@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -29,10 +30,33 @@ from .launcher import Launcher, current_user_branch
 
 # Seconds a client may take to send its request: a half-sent one cannot hold a thread.
 SOCKET_TIMEOUT_SECONDS = 5
+# A refused request's unread body is drained for at most this long / this much (_linger).
+LINGER_SECONDS = 1.0
+LINGER_BYTES = 4 * 1024 * 1024
 
 
 class EventError(FlowprojectError):
     headline = "Local events"
+
+
+def _linger(conn: socket.socket) -> None:
+    """Refused before its body was read: drop what the client still sends, for a moment.
+
+    Closing at once, with its body unread, resets the connection, and a client still
+    sending (a body over the limit) gets a broken pipe instead of our answer. This is
+    the "lingering close" of HTTP servers, bounded in bytes and time.
+    """
+    deadline, left = time.monotonic() + LINGER_SECONDS, LINGER_BYTES
+    try:
+        conn.shutdown(socket.SHUT_WR)  # the answer is sent; the client reads it while we drain
+        while left > 0 and time.monotonic() < deadline:
+            conn.settimeout(max(deadline - time.monotonic(), 0.01))
+            chunk = conn.recv(min(left, 65536))
+            if not chunk:
+                return
+            left -= len(chunk)
+    except OSError:
+        return  # the client went away or the time is up: nothing left to tell it
 
 
 def _handler_class(launcher: Launcher, workers: List[threading.Thread], token: str, hosts: Optional[frozenset]):
@@ -57,6 +81,7 @@ def _handler_class(launcher: Launcher, workers: List[threading.Thread], token: s
                 self.wfile.write(body)
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            raw = None
             try:
                 _guard.check_path(self.path, token)
                 length = _guard.check_headers(self.headers, hosts)
@@ -66,7 +91,10 @@ def _handler_class(launcher: Launcher, workers: List[threading.Thread], token: s
                 name, payload, event_id = _guard.parse_event(raw)
             except _guard.Refused as e:
                 launcher.say("rejected a request: %s (%d)" % (e.message, e.status))
-                return self._answer(e.status, e.message)
+                self._answer(e.status, e.message)
+                if raw is None:
+                    _linger(self.connection)
+                return None
             except TimeoutError:
                 self.close_connection = True
                 return None

@@ -66,6 +66,17 @@ def test_bodies_and_json_are_bounded(srv):
     assert srv.proc.poll() is None
 
 
+def test_a_client_sending_an_oversized_body_gets_413_not_a_broken_pipe(srv):
+    # ArgoEvent.publish with a too-large payload must read why; the server drains
+    # (a bounded "lingering close") instead of resetting the connection mid-send.
+    statuses = set()
+    for _ in range(10):
+        try:
+            statuses.add(raw(srv.url, body=b"x" * (3 * 1024 * 1024))[0])
+        except OSError as e:
+            statuses.add(type(e).__name__)
+    assert statuses == {413}
+
 def test_half_open_sockets_do_not_block_and_time_out(srv):
     parts = urlsplit(srv.url)
     socks = []
