@@ -77,6 +77,7 @@ def test_a_client_sending_an_oversized_body_gets_413_not_a_broken_pipe(srv):
             statuses.add(type(e).__name__)
     assert statuses == {413}
 
+
 def test_half_open_sockets_do_not_block_and_time_out(srv):
     parts = urlsplit(srv.url)
     socks = []
