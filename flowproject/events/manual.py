@@ -52,15 +52,22 @@ def trigger(
     cfg_path = _config.locate(flow_file)
     cfg = _config.load(cfg_path)
     target = _triggers.read_triggers(flow_file, cfg["sensor"]["event_name"])
-    if not target.subscriptions:
-        raise EventError(
-            msg="%s: %s"
+    events = [s for s in target.subscriptions if s.kind == "event"]
+    if not events:
+        upstream = [s.name for s in target.subscriptions]  # @trigger_on_finish: no event to fake
+        why = (
+            "%s starts when %s %s: run %s while `flowproject events serve` runs"
             % (
-                _config.display_path(flow_file),
-                target.problem or "%s has no @trigger or @on_sensor_event" % target.flow,
+                target.flow,
+                " and ".join(upstream),
+                "finish" if len(upstream) > 1 else "finishes",
+                "them" if len(upstream) > 1 else "it",
             )
+            if upstream
+            else target.problem or "%s has no @trigger or @on_sensor_event" % target.flow
         )
-    sub = target.subscriptions[0]
+        raise EventError(msg="%s: %s" % (_config.display_path(flow_file), why))
+    sub = events[0]
     payload = dict(payload or {})
     if value is not NO_VALUE:
         payload[cfg["sensor"]["payload_key"]] = value

@@ -202,6 +202,8 @@ def triggered_by(
     out = []
     for target in flows:
         for sub in target.subscriptions:
+            if sub.kind != "event":
+                continue  # @trigger_on_finish: started by the upstream run's finish, not a posted event
             branch = branch_of(event_name, project, sub)
             if branch is not None:
                 out.append((target, sub, branch))
