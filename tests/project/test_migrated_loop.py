@@ -60,7 +60,7 @@ def test_the_migrated_sensor_and_downstream_flow_run_the_loop(sandbox, tmp_path,
     def forecast_started_by_a_tick():
         tick = sandbox.run_ok(["flows/sensor.flow.py", "run"], cwd=repo, env=hook)
         line = server.wait_for(r"^%s: started" % event)
-        (run,) = re.findall(r"ForecastFlow/\d+", line)  # StarterFlow waits for the sensor's finish
+        (run,) = re.findall(r"ForecastFlow/\d+", line)  # StarterFlow starts beside it
         server.wait_for(r"%s finished" % run)
         return run_id_of(tick), run
 
