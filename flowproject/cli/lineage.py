@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+# The text cards show too (flowproject.flow.lineage_card), so it lives below the CLI.
+from ..getters.lineage_mermaid import mermaid
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lineage", help="Show what made a run and what it fed.")
@@ -33,15 +36,3 @@ def _run(args: argparse.Namespace) -> int:
         for e in g["edges"]:
             print("%s --%s--> %s" % (e["from"], e["kind"], e["to"]))
     return 0
-
-
-def mermaid(g: dict) -> str:
-    """A ``graph LR`` with run nodes labelled ``Flow/id``."""
-    ids = {n["id"]: "n%d" % i for i, n in enumerate(g["nodes"])}
-    lines = ["graph LR"]
-    for n in g["nodes"]:
-        label = n.get("pathspec") or n.get("name") or n["id"]
-        lines.append('    %s["%s"]' % (ids[n["id"]], str(label).replace('"', "'")))
-    for e in g["edges"]:
-        lines.append("    %s -->|%s| %s" % (ids[e["from"]], e["kind"], ids[e["to"]]))
-    return "\n".join(lines)

@@ -33,6 +33,7 @@ from .fields import (
     string,
     string_list,
 )
+from .getter_fields import GETTER_FIELDS, GETTERS_FIELDS, validate_getters  # noqa: F401 (re-exported)
 
 # The label used in errors when no file is known.
 CONFIG_FILENAME = "flowproject.toml"
@@ -106,16 +107,16 @@ DEPLOY_FIELDS = {
     "production_branches": (branch_list, ["main", "master"]),
     "environments": (glob_map, None),
 }
-GETTER_FIELDS = {
-    "run_id": (nonempty_str, REQUIRED),
-}
+# [getters] and its [getters.<Flow>] tables: flowproject.config.getter_fields.
 # flows, environments and environment are checked by flowproject.config.flows and
 # flowproject.config.environments (config.parse_text's entry point), not by validate() here.
 # Metaflow's top-level options and environment for deploys (flowproject migrate writes them from a
 # scaffold's .env); `environment` applies to deploys and production runs only, since
 # fast-bakery/pypi/conda environments do not exist in a plain local run.
 LAUNCH_FIELDS = {
-    "environment": (one_of("pypi", "conda", "fast-bakery"), None),
+    # "local" is Metaflow's own default: `./deploy --environment local` renders a fast-bakery
+    # project on a machine without Outerbounds.
+    "environment": (one_of("local", "pypi", "conda", "uv", "fast-bakery"), None),
     "package_suffixes": (string_list, None),
     "datastore": (one_of("local", "s3", "azure", "gs"), None),
     "metadata": (one_of("local", "service"), None),
@@ -320,10 +321,7 @@ def validate(raw: Mapping[str, Any], label: str = CONFIG_FILENAME, base_dir: Opt
             path = (base_dir or Path.cwd()) / path
         data["path"] = os.path.normpath(str(path))
 
-    getters_raw = raw.get("getters", {})
-    if not isinstance(getters_raw, dict):
-        v.fail("getters", "expected a table of [getters.<FlowName>] tables", getters_raw)
-    getters = {flow: v.table(pin, "getters.%s" % flow, GETTER_FIELDS) for flow, pin in getters_raw.items()}
+    getters = validate_getters(raw.get("getters", {}), v)
 
     return {
         "project_name": project_name,

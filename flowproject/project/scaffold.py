@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple, Union
 
 from ..config.schema import PROJECT_NAME_MAX, PROJECT_NAME_RE
-from . import guard
+from . import guard, install_spec
 from .guard import ScaffoldError
 
 # What `init` writes: (template, path relative to the project folder or, for .github/, to
@@ -100,13 +100,9 @@ def default_project_name(folder: Path) -> str:
 
 
 def default_flowproject_spec() -> str:
-    """The pip requirement the generated workflows install flowproject with."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return "flowproject[s3]==%s" % version("flowproject")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "flowproject[s3]"
+    """The pip requirement the generated workflows install flowproject with: the way the
+    running flowproject was installed (:mod:`flowproject.project.install_spec`)."""
+    return install_spec.install_spec().requirement
 
 
 def _write_new(path: Path, text: str, executable: bool) -> bool:
@@ -172,6 +168,7 @@ def init(
     report = InitReport(root)
     if project_name is None and pyproject.is_file() and named_by != "pyproject.toml":
         report.notices.append("notice   pyproject.toml has no [project] name string; named the project %s" % name)
+    spec_notice = None if flowproject_spec else install_spec.install_spec().notice
     planned = [(t, root / dest, x) for t, dest, x in PROJECT_FILES]
     planned += [(t, git_root / dest, x) for t, dest, x in GITHUB_FILES]
     # Every path init may touch, checked before anything is written or moved.
@@ -190,6 +187,8 @@ def init(
         report.written.append(DATA_KEEP)
     if _append_gitignore(git_root / ".gitignore"):
         report.appended.append(os.path.relpath(git_root / ".gitignore", root))
+    if spec_notice:
+        report.notices.append(spec_notice)
     return report
 
 

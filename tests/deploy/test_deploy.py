@@ -385,7 +385,8 @@ def test_launch_settings_reach_every_deploy_command_and_overlays_change_them(san
     feature = git_project(tmp_path / "f", "feat/x", toml)
     (row,) = deploy_json(sandbox, feature, "--dry-run")
     command = row["command"]
-    assert command[2:6] == ["--environment", "pypi", "--package-suffixes", ".py,.csv"], command
+    # Metaflow's own suffixes stay: the key adds to them.
+    assert command[2:6] == ["--environment", "pypi", "--package-suffixes", ".py,.R,.RDS,.csv"], command
     release = git_project(tmp_path / "r", "release/1", toml)
     (row,) = deploy_json(sandbox, release, "--dry-run")
     assert row["command"][2:4] == ["--environment", "conda"], row["command"]
@@ -395,5 +396,5 @@ def test_bad_launch_settings_are_one_line(sandbox, tmp_path):
     repo = git_project(tmp_path / "p", "feat/x", TOML + '[launch]\nenvironment = "docker"\n')
     proc = sandbox.run(["-m", "flowproject.cli", "deploy", "--dry-run"], cwd=repo)
     assert proc.returncode != 0
-    assert "launch.environment: expected one of pypi, conda, fast-bakery; got 'docker'" in proc.stderr
+    assert "launch.environment: expected one of local, pypi, conda, uv, fast-bakery; got 'docker'" in proc.stderr
     assert "Traceback" not in proc.stderr
