@@ -145,3 +145,16 @@ def test_down_index_in_s3_and_its_broken_entries(sandbox, s3_server, tmp_path):
     edges, err = _lineage(sandbox, root, producer, "--down", env=env)
     assert edges == right
     assert err.count("warning:") == 1 and "no lineage record for %s" % producer in err, err
+
+
+def test_bad_arguments_are_one_line(sandbox, tmp_path):
+    root = write_project(tmp_path / "proj", TOML, {"producer.flow.py": PRODUCER})
+    for args, expected in (
+        (["ProducerFlow/123"], "no run ProducerFlow/123"),
+        (["ProducerFlow"], "is not FLOW/RUN_ID"),
+        (["ProducerFlow/1", "--depth", "0"], "--depth: expected a positive number of edges"),
+    ):
+        proc = sandbox.run(["-m", "flowproject.cli", "lineage", *args], cwd=root)
+        # The error is the last line (argparse prints its usage above its own).
+        assert proc.returncode != 0 and expected in proc.stderr.strip().splitlines()[-1], (args, proc.stderr)
+        assert "Traceback" not in proc.stderr, proc.stderr
