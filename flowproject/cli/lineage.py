@@ -49,10 +49,13 @@ def mermaid(g: dict) -> str:
     shapes = {"run": '["%s"]', "event": '("%s")', "observation": '[("%s")]'}
     lines = ["graph LR"]
     for n in g["nodes"]:
-        label = n.get("pathspec") or n.get("name") or n["id"]
+        parts = [n.get("pathspec") or n.get("name") or n["id"]]
         if n["kind"] == "observation":
-            label = "%s<br/>%s<br/>%s" % (n.get("source"), n.get("summary"), (n.get("fingerprint") or "")[:12])
-        label = str(label).replace('"', "'")
+            parts = [n.get("source"), n.get("summary"), (n.get("fingerprint") or "")[:12]]
+        # Mermaid reads quotes, angle brackets and '#' inside a label as markup.
+        label = "<br/>".join(
+            str(p).replace("#", "#35;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;") for p in parts
+        )
         lines.append("    %s%s" % (ids[n["id"]], shapes.get(n["kind"], '["%s"]') % label))
     for e in g["edges"]:
         lines.append("    %s -->|%s| %s" % (ids[e["from"]], e["kind"], ids[e["to"]]))

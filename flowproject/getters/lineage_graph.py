@@ -21,6 +21,16 @@ from .store import StateStore, StateStoreError
 
 Entry = Dict[str, Any]
 
+# The warnings of one graph() call: a fact met on many runs (a datastore that keeps no
+# records) is one line, not one per run.
+_WARNED: set = set()
+
+
+def _warn(message: str) -> None:
+    if message not in _WARNED:
+        _WARNED.add(message)
+        warn(message)
+
 
 def _own_record(store: Optional[StateStore], pathspec: str) -> Tuple[Optional[Entry], Optional[str]]:
     """(the run's own record, None) or (None, why it cannot be used)."""
@@ -44,7 +54,7 @@ def inputs_of(store: Optional[StateStore], pathspec: str, quiet: bool = False) -
     if record is not None:
         return record["inputs"]
     if not quiet and store is not None and store.supported:
-        warn("%s; reading the run's %s artifact instead" % (why, ARTIFACT))
+        _warn("%s; reading the run's %s artifact instead" % (why, ARTIFACT))
     from metaflow import Run
     from metaflow.exception import MetaflowNotFound
 
@@ -72,7 +82,7 @@ def consumers_of(store: Optional[StateStore], pathspec: str) -> List[Tuple[str, 
         except StateStoreError as e:
             why = str(e)
     if names is None:
-        warn("%s: its index cannot be trusted; reading the project's runs instead (slower)" % why)
+        _warn("%s: its index cannot be trusted; reading the project's runs instead (slower)" % why)
         return _scan(pathspec)
     out = []
     for name in names:
@@ -80,7 +90,7 @@ def consumers_of(store: Optional[StateStore], pathspec: str) -> List[Tuple[str, 
             continue
         consumer = name[: -len(".json")].replace("~", "/")
         if consumer.count("/") != 1:
-            warn("%s: %r names no run; ignored" % (store.uri(folder), name))  # type: ignore[union-attr]
+            _warn("%s: %r names no run; ignored" % (store.uri(folder), name))  # type: ignore[union-attr]
             continue
         entries = _naming(inputs_of(store, consumer), pathspec)
         if entries:
@@ -162,6 +172,7 @@ def graph(root: str, up: bool = True, down: bool = True, depth: Optional[int] = 
     (an event between two runs is a node, so sensor → event → run is two edges).
     """
     store = StateStore.configured()
+    _WARNED.clear()
     if _own_record(store, root)[0] is None:
         _must_exist(root)
     g = _Graph(root)
@@ -181,7 +192,7 @@ def graph(root: str, up: bool = True, down: bool = True, depth: Optional[int] = 
             reached: List[Tuple[str, int]] = []
             if upward:
                 for e in inputs_of(store, run):
-                    src = e.get("pathspec")
+                    src = str(e.get("pathspec") or "")
                     if e.get("kind") == "observation":
                         g.edge(g.observation(run, e), run, "observed")
                     elif e.get("kind") == "event":

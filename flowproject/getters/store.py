@@ -18,7 +18,7 @@ import fcntl
 import json
 import os
 import uuid
-from typing import Any, Callable, Dict, Iterator, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from ..errors import FlowprojectError, warn
 
@@ -97,7 +97,7 @@ class StateStore:
         """Write ``body`` only if ``key`` is absent (content-addressed blobs); False if it exists."""
         return self._write(key, body, exclusive=True)
 
-    def list_names(self, folder: str) -> list:
+    def list_names(self, folder: str) -> List[str]:
         """The names of the records directly below ``folder`` (sorted; none when absent)."""
         if self.ds_type == "local":
             path = self._local_path(folder)
@@ -110,7 +110,7 @@ class StateStore:
         if self.ds_type == "s3":
             client, error = self._s3_client()
             bucket, prefix = self._s3_location(folder)
-            names = []
+            names: List[str] = []
             try:
                 for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
                     names.extend(o["Key"][len(prefix) + 1 :] for o in page.get("Contents", []))
