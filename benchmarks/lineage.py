@@ -11,7 +11,8 @@ differs. Timed, alternating the two sides:
 3. for contrast, once each, the fallback with P's own record deleted: the project's runs
    are read instead of the index (what the index saves).
 
-Usage: python benchmarks/lineage.py [--runs 300]   (about 7 minutes on 2 cores)
+Usage: python benchmarks/lineage.py [--runs 300]
+(building the 310 runs takes most of its ~25 minutes on a shared 2-core machine)
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def count_runs(env: Dict[str, str], project: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=300, help="runs in the large project (default: 300)")
     args = parser.parse_args()
     sides = {}
     for name, total in (("small", 10), ("large", args.runs)):
