@@ -78,23 +78,33 @@ MEANINGS: Dict[str, Dict[str, str]] = {
         "dedupe_claim_seconds": "How long a consumer's claim on a `dedupe_key` blocks others before it expires.",
     },
     "launch": {
-        "environment": "Metaflow's `--environment` for every `./deploy` (`pypi`, `conda`, `fast-bakery`): "
-        "`@pypi`/`@conda` steps get their packages built. Not applied to plain local runs.",
-        "package_suffixes": "Metaflow's `--package-suffixes` for `./deploy`: the file endings that go into "
-        "the code package.",
-        "datastore": "Metaflow's `--datastore` for `./deploy`.",
-        "metadata": "Metaflow's `--metadata` for `./deploy`.",
-        "env": "Extra environment variables for every `./deploy` command (not secrets: they live in git).",
+        "environment": "Metaflow's `--environment` for every `./deploy` (`pypi`, `conda`, `fast-bakery`; "
+        "`./deploy --environment` overrides it): `@pypi`/`@conda` steps get their packages built. "
+        "Not applied to local runs (see [Launch settings](../launch.md)).",
+        "package_suffixes": "File endings added to Metaflow's own for the code package, in runs, Runner "
+        "and `./deploy` alike: the files beside the flow with them ship to pods.",
+        "datastore": "Metaflow's `--datastore` for `./deploy` (local runs: `METAFLOW_DEFAULT_DATASTORE`).",
+        "metadata": "Metaflow's `--metadata` for `./deploy` (local runs: `METAFLOW_DEFAULT_METADATA`).",
+        "env": "Extra environment variables for every step (local runs, Runner, pods) and every `./deploy` "
+        "command (not secrets: they live in git).",
     },
     "deploy": {
         "production_branches": "Git branches that deploy with `--production`.",
         "environments": "Which environment a `--branch` run or deployment uses, by git branch (first "
         "match, in file order); see [Environments](../environments.md).",
     },
+    "getters": {
+        "read_branch": "The project branch every getter (`get_artifact`, `latest_successful_run`) reads "
+        'instead of the run\'s own, e.g. `"prod"` in a feature branch; the run still writes its own '
+        "namespace and its `lineage_inputs` record the branch read. Per environment in an overlay; "
+        "see [Artifacts](../artifacts.md#reading-another-branch).",
+    },
     "getters.<FlowName>": {
         "run_id": 'Pin the run whose artifacts `get_artifact("<FlowName>", ...)` reads instead of the '
         "latest successful one: a run id or `<FlowName>/<run id>` of a successful run (written by "
-        "`flowproject pin`, checked by `flowproject pin --check`).",
+        "`flowproject pin`, checked by `flowproject pin --check`). A pin wins over `read_branch`.",
+        "read_branch": "The branch getters read the producer flow `<FlowName>` from, over `[getters] "
+        "read_branch`. A `[getters.<FlowName>]` table needs `run_id` or `read_branch`.",
     },
     "flows.<FlowName>": {
         "parameters": "Defaults for that flow's own Parameters, by Parameter name; each value must have "
@@ -106,6 +116,8 @@ MEANINGS: Dict[str, Dict[str, str]] = {
         "timezone": "The time zone of that schedule; unset: UTC.",
         "deploy_branches": "Git branches the flow deploys from; unset: every branch. `./deploy` skips "
         "the flow elsewhere and says so.",
+        "launch": "This flow's [launch] keys (`environment`, `package_suffixes`, `datastore`, `metadata`, "
+        "`env`) over the project's; `env` tables are merged. See [Launch settings](../launch.md).",
     },
 }
 
@@ -143,13 +155,21 @@ def _cell(text: str) -> str:
 
 def field_tables() -> Dict[str, Mapping[str, Tuple[Any, Any]]]:
     from flowproject.config.flows import FLOW_FIELDS
-    from flowproject.config.schema import DATA_FIELDS, DEPLOY_FIELDS, GETTER_FIELDS, LAUNCH_FIELDS, SENSOR_FIELDS
+    from flowproject.config.schema import (
+        DATA_FIELDS,
+        DEPLOY_FIELDS,
+        GETTER_FIELDS,
+        GETTERS_FIELDS,
+        LAUNCH_FIELDS,
+        SENSOR_FIELDS,
+    )
 
     return {
         "data": DATA_FIELDS,
         "sensor": SENSOR_FIELDS,
         "deploy": DEPLOY_FIELDS,
         "launch": LAUNCH_FIELDS,
+        "getters": GETTERS_FIELDS,
         "getters.<FlowName>": GETTER_FIELDS,
         "flows.<FlowName>": FLOW_FIELDS,
     }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import Optional
 
 from ..errors import FlowprojectError
@@ -21,6 +23,13 @@ def metaflow_branch(given: Optional[str]) -> str:
 
 
 def json_arg(text: str, option: str) -> object:
+    # `@FILE` / `@-` (as curl's -d): one command-line argument holds at most 128 KiB on
+    # Linux, and JSON never starts with "@".
+    if text.startswith("@"):
+        try:
+            text = sys.stdin.read() if text == "@-" else Path(text[1:]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise FlowprojectError(msg="%s: cannot read %s: %s" % (option, text[1:], e)) from None
     try:
         return json.loads(text)
     except ValueError as e:

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from .. import sources
 from ..config import loader as _config
+from ..getters.read_branch import describe as describe_getters
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     path = Path(args.path) if args.path else _config.locate(hint="pass its path: flowproject validate PATH")
-    print(json.dumps(_config.load(path, environment=args.env), indent=2))
+    resolved = _config.load(path, environment=args.env)
+    print(json.dumps(resolved, indent=2))
+    # On stderr: stdout stays the resolved config as JSON, for scripts.
+    for line in describe_getters(resolved):
+        print(line, file=sys.stderr)
     return 0
 
 

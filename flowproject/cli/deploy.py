@@ -44,6 +44,7 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         as_json=args.json,
         summary_markdown=args.summary_markdown,
         project_dir=args.project_dir,
+        environment=args.environment,
     )
 
 
@@ -81,6 +82,11 @@ def add_deploy_arguments(p: argparse.ArgumentParser) -> None:
         "--project-dir",
         metavar="DIR",
         help="the project (default: found from the first FLOW_FILE or the current directory); ./deploy passes its own folder",
+    )
+    p.add_argument(
+        "--environment",
+        metavar="NAME",
+        help="Metaflow's --environment for this deploy (pypi, conda, fast-bakery); overrides [launch] environment",
     )
     p.add_argument("files", nargs="*", metavar="FLOW_FILE", help="flow files (default: flows/**/*.flow.py)")
 

@@ -58,7 +58,9 @@ def register(sub) -> None:
 
     p = sub.add_parser("trigger", help="run one flow locally as if its event had triggered it")
     p.add_argument("flow_file", metavar="FLOW_FILE")
-    p.add_argument("--payload", metavar="JSON", help="the event payload (a JSON object)")
-    p.add_argument("--value", metavar="JSON", help="the sensor's value, sent under [sensor] payload_key")
+    p.add_argument("--payload", metavar="JSON", help="the event payload (a JSON object; @FILE or @- to read it)")
+    p.add_argument(
+        "--value", metavar="JSON", help="the sensor's value, sent under [sensor] payload_key (@FILE or @- to read it)"
+    )
     p.add_argument("--branch", metavar="BRANCH", help=BRANCH_HELP)
     p.set_defaults(func=_cmd_trigger)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+# The text cards show too (flowproject.flow.lineage_card), so it lives below the CLI.
+from ..getters.lineage_mermaid import mermaid
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lineage", help="Show what made a run and what it fed.")
@@ -40,23 +43,3 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print("%s: no recorded inputs or consumers" % args.run)
     return 0
-
-
-def mermaid(g: dict) -> str:
-    """A ``graph LR`` with run nodes labelled ``Flow/id``, events as rounded boxes and
-    observations as cylinders (source, summary, short fingerprint)."""
-    ids = {n["id"]: "n%d" % i for i, n in enumerate(g["nodes"])}
-    shapes = {"run": '["%s"]', "event": '("%s")', "observation": '[("%s")]'}
-    lines = ["graph LR"]
-    for n in g["nodes"]:
-        parts = [n.get("pathspec") or n.get("name") or n["id"]]
-        if n["kind"] == "observation":
-            parts = [n.get("source"), n.get("summary"), (n.get("fingerprint") or "")[:12]]
-        # Mermaid reads quotes, angle brackets and '#' inside a label as markup.
-        label = "<br/>".join(
-            str(p).replace("#", "#35;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;") for p in parts
-        )
-        lines.append("    %s%s" % (ids[n["id"]], shapes.get(n["kind"], '["%s"]') % label))
-    for e in g["edges"]:
-        lines.append("    %s -->|%s| %s" % (ids[e["from"]], e["kind"], ids[e["to"]]))
-    return "\n".join(lines)

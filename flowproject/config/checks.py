@@ -82,7 +82,7 @@ def _check_getters(getters: Mapping[str, Any], label: str, base_dir: Path) -> No
         return
     known = defined_flows(flows_dir)
     for flow in getters:
-        if flow not in known:
+        if flow not in known and isinstance(getters[flow], Mapping):  # not [getters] read_branch
             warn(
                 "%s: getters.%s: no file in %s/ defines this flow (flows there: %s); "
                 "the pin applies only if another project has a flow of that name"

@@ -113,6 +113,7 @@ def _check_overlay_keys(overlay: Any, name: str, label: str) -> None:
             raise ConfigError(
                 label, "%s.%s" % (prefix, key), "not allowed in an overlay; allowed keys: %s" % ", ".join(known)
             )
+        sections: Dict[str, Mapping[str, Any]]  # the field tables differ in their checkers' types
         sections = {"data": DATA_FIELDS, "sensor": SENSOR_FIELDS, "deploy": DEPLOY_FIELDS, "launch": LAUNCH_FIELDS}
         if key in sections and isinstance(value, dict):
             for sub in value:
@@ -121,6 +122,7 @@ def _check_overlay_keys(overlay: Any, name: str, label: str) -> None:
                     raise ConfigError(
                         label, "%s.%s.%s" % (prefix, key, sub), "unknown key; known keys: %s" % ", ".join(allowed)
                     )
+        per_flow: Dict[str, Mapping[str, Any]]
         per_flow = {"getters": GETTER_FIELDS, "flows": FLOW_FIELDS}
         if key in per_flow and isinstance(value, dict):
             for flow, table in value.items():
@@ -164,8 +166,8 @@ def resolve(
     forced = raw.pop("environment", None)
     if not isinstance(overlays, dict):
         raise ConfigError(label, "environments", "expected a table of [environments.<name>] tables")
-    for name, overlay in overlays.items():
-        _check_overlay_keys(overlay, name, label)
+    for overlay_name, overlay in overlays.items():
+        _check_overlay_keys(overlay, overlay_name, label)
     if forced is not None and not isinstance(forced, str):
         raise ConfigError(label, "environment", "expected an environment name; got %r" % (forced,))
     mapping = (raw.get("deploy") or {}).get("environments") if isinstance(raw.get("deploy"), dict) else None

@@ -171,3 +171,18 @@ def env_table(value: Any, fail: Callable[[str], None]) -> Dict[str, str]:
     ):
         fail('expected a table of NAME = "value" strings')
     return value
+
+
+# [getters] read_branch: a Metaflow project branch as Metaflow tags runs (project_decorator's
+# format_name): "prod", "prod.<b>" / "test.<b>" (--production / --branch b, b of [a-z0-9_],
+# at most 128) or "user.<name>" (a user's own namespace; Metaflow does not restrict the name).
+PROJECT_BRANCH_RE = re.compile(r"^(prod|(prod|test)\.[a-z0-9_]{1,128}|user\.[^\s/]+)$")
+
+
+def project_branch(value: Any, fail: Callable[[str], None]) -> str:
+    if not isinstance(value, str) or not PROJECT_BRANCH_RE.fullmatch(value):
+        fail(
+            'expected a Metaflow project branch: "prod", "test.<name>" (runs with --branch <name>), '
+            '"prod.<name>" or "user.<name>"'
+        )
+    return value

@@ -6,7 +6,8 @@
 - ``decorators``: step decorators for every step, in Metaflow's ``--with`` syntax;
 - ``cron_schedule`` / ``timezone``: the schedule of a ``@scheduled`` flow;
 - ``deploy_branches``: git-branch globs this flow deploys from (``./deploy`` skips it
-  elsewhere).
+  elsewhere);
+- ``launch``: this flow's ``[launch]`` keys, over the project's (``launch_for``).
 
 Validation of the table is here (``validate_flows``); applying it is
 ``flowproject.flow.options.FlowOptions``, a FlowMutator on BaseFlow, so no wrapper command is needed.
@@ -15,12 +16,12 @@ Validation of the table is here (``validate_flows``); applying it is
 from __future__ import annotations
 
 import fnmatch
-from typing import Any, Callable, Dict, List, Mapping
+from typing import Any, Callable, Dict, List, Mapping, Tuple
 
 from metaflow.exception import MetaflowException
 
 from .fields import cron
-from .schema import CONFIG_FILENAME, _Validator
+from .schema import CONFIG_FILENAME, LAUNCH_FIELDS, _Validator
 
 # Metaflow refuses longer tags (tagging_util.MAX_TAG_SIZE).
 MAX_TAG_LENGTH = 500
@@ -72,13 +73,21 @@ def _table(value: Any, fail: Callable[[str], None]) -> Dict[str, Any]:
     return value
 
 
-FLOW_FIELDS = {
+def _launch_table(value: Any, fail: Callable[[str], None]) -> Dict[str, Any]:
+    if not isinstance(value, dict):
+        fail("expected a table of [launch] keys (%s)" % ", ".join(LAUNCH_FIELDS))
+    return value
+
+
+FLOW_FIELDS: Dict[str, Tuple[Callable[..., Any], Any]] = {
     "parameters": (_table, None),
     "tags": (_tags, []),
     "decorators": (_decorators, []),
     "cron_schedule": (cron, None),
     "timezone": (_timezone, None),
     "deploy_branches": (_globs, None),
+    # Checked key by key against LAUNCH_FIELDS in validate_flows, where the key path is known.
+    "launch": (_launch_table, None),
 }
 
 
@@ -95,6 +104,8 @@ def validate_flows(raw: Any, label: str = CONFIG_FILENAME) -> Dict[str, Dict[str
             v.fail("flows.%s" % flow, "expected a flow class name")
         options = v.table(table, "flows.%s" % flow, FLOW_FIELDS)
         options["parameters"] = dict(options["parameters"] or {})
+        if options["launch"] is not None:
+            options["launch"] = v.table(options["launch"], "flows.%s.launch" % flow, LAUNCH_FIELDS)
         out[flow] = options
     return out
 
@@ -103,6 +114,18 @@ def options_for(config: Mapping[str, Any], flow: str) -> Dict[str, Any]:
     """The ``[flows.<flow>]`` options of a resolved config (defaults when absent)."""
     found = (config.get("flows") or {}).get(flow)
     return dict(found) if found else validate_flows({flow: {}})[flow]
+
+
+def launch_for(config: Mapping[str, Any], flow: str) -> Dict[str, Any]:
+    """``[launch]`` for one flow: ``[flows.<flow>.launch]`` keys over the project's (after
+    overlays); ``env`` tables are merged, the flow's variables winning."""
+    merged = dict(config.get("launch") or {})
+    own = options_for(config, flow).get("launch") or {}
+    for key, value in own.items():
+        if value is None:
+            continue
+        merged[key] = {**(merged.get(key) or {}), **value} if key == "env" else value
+    return merged
 
 
 def deploys_from(options: Mapping[str, Any], git_branch: str) -> bool:

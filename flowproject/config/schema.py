@@ -33,6 +33,7 @@ from .fields import (
     string,
     string_list,
 )
+from .getter_fields import GETTER_FIELDS, GETTERS_FIELDS, validate_getters  # noqa: F401 (re-exported)
 
 # The label used in errors when no file is known.
 CONFIG_FILENAME = "flowproject.toml"
@@ -106,9 +107,7 @@ DEPLOY_FIELDS = {
     "production_branches": (branch_list, ["main", "master"]),
     "environments": (glob_map, None),
 }
-GETTER_FIELDS = {
-    "run_id": (nonempty_str, REQUIRED),
-}
+# [getters] and its [getters.<Flow>] tables: flowproject.config.getter_fields.
 # flows, environments and environment are checked by flowproject.config.flows and
 # flowproject.config.environments (config.parse_text's entry point), not by validate() here.
 # Metaflow's top-level options and environment for deploys (flowproject migrate writes them from a
@@ -320,10 +319,7 @@ def validate(raw: Mapping[str, Any], label: str = CONFIG_FILENAME, base_dir: Opt
             path = (base_dir or Path.cwd()) / path
         data["path"] = os.path.normpath(str(path))
 
-    getters_raw = raw.get("getters", {})
-    if not isinstance(getters_raw, dict):
-        v.fail("getters", "expected a table of [getters.<FlowName>] tables", getters_raw)
-    getters = {flow: v.table(pin, "getters.%s" % flow, GETTER_FIELDS) for flow, pin in getters_raw.items()}
+    getters = validate_getters(raw.get("getters", {}), v)
 
     return {
         "project_name": project_name,

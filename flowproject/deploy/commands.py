@@ -19,7 +19,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import List, Mapping, Optional, Sequence, TextIO
+from typing import Dict, List, Mapping, Optional, Sequence, TextIO, Tuple
 
 from ..config import environments as _overlays
 from ..config import flows as _flowoptions
@@ -158,12 +158,15 @@ def run(
     env: Optional[Mapping[str, str]] = None,
     progress: Optional[TextIO] = None,
     launch_flags: Sequence[str] = (),
+    flow_launch: Optional[Mapping[str, Tuple[List[str], Dict[str, str]]]] = None,
 ) -> List[Result]:
     """Run (or with ``dry_run`` only plan) the command of every target, ``jobs`` at a time.
 
     Results come back in the order of ``targets``. ``only_json`` is a folder that gets
     ``<FlowName>.json`` per flow. ``progress`` receives one line per finished flow.
-    ``flow_tags`` adds tags per flow name (``[flows.<FlowName>] tags`` and the environment).
+    ``flow_tags`` adds tags per flow name (``[flows.<FlowName>] tags`` and the environment);
+    ``flow_launch`` gives a flow its own top-level options and extra environment
+    (``flowproject.deploy.settings.per_flow``) instead of ``launch_flags``.
     """
     if jobs < 1:
         raise DeployError(msg="--jobs must be at least 1; got %d" % jobs)
@@ -176,7 +179,7 @@ def run(
             teardown=teardown,
             only_json=only_json is not None,
             tags=[*tags, *(flow_tags or {}).get(t.flow, ())],
-            launch_flags=launch_flags,
+            launch_flags=(flow_launch or {}).get(t.flow, (launch_flags, {}))[0],
         )
         for t in targets
     ]
@@ -190,7 +193,8 @@ def run(
 
     def one(pair) -> Result:
         target, command = pair
-        result = _run_one(target, command, root, env, only_json)
+        extra = (flow_launch or {}).get(target.flow, ((), {}))[1]
+        result = _run_one(target, command, root, {**env, **extra} if env is not None and extra else env, only_json)
         if progress is not None:
             print("%-6s %s (%.1fs)" % (result.status, result.flow, result.seconds), file=progress, flush=True)
         return result
@@ -232,6 +236,7 @@ def deploy(
     as_json: bool = False,
     summary_markdown: Optional[str] = None,
     project_dir: Optional[str] = None,
+    environment: Optional[str] = None,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
@@ -242,7 +247,8 @@ def deploy(
     which git branches deploy with ``--production``. A teardown without ``files`` then deletes every other
     deployment of the project in that branch found on the cluster (see
     :mod:`flowproject.deploy.teardown`). ``summary_markdown`` is a file the per-flow table is
-    appended to as Markdown (GitHub's ``$GITHUB_STEP_SUMMARY``).
+    appended to as Markdown (GitHub's ``$GITHUB_STEP_SUMMARY``). ``environment`` replaces
+    ``[launch] environment`` (Metaflow's ``--environment``) for this deploy.
     """
     config_path = _config.locate(
         files[0] if files else project_dir,
@@ -264,6 +270,7 @@ def deploy(
     print(describe(decision), file=err if as_json else out, flush=True)
     # [flows.<FlowName>]: deploy_branches and tags, read in this environment's config.
     options = _settings.for_deploy(config_path, decision)
+    launch = _settings.with_environment(options["launch"], environment)  # checked even with no flows
     skipped = {t.flow: reason for t in targets if (reason := _settings.skip_reason(options, t.flow, decision))}
     results = run(
         [t for t in targets if t.flow not in skipped],
@@ -276,8 +283,9 @@ def deploy(
         tags=tags,
         flow_tags=None if teardown else {t.flow: _flowoptions.run_tags(options, t.flow) for t in targets},
         # The children decide the same environment from the same git branch.
-        env={**os.environ, **(options["launch"]["env"] or {}), _overlays.GIT_BRANCH_ENV: decision.git_branch},
-        launch_flags=_settings.top_options(options["launch"]),
+        env={**os.environ, **(launch["env"] or {}), _overlays.GIT_BRANCH_ENV: decision.git_branch},
+        launch_flags=_settings.top_options(launch),
+        flow_launch=_settings.per_flow(options, [t.flow for t in targets], environment),
         progress=None if dry_run else err,
     )
     results = _with_skipped(targets, results, skipped)

@@ -70,7 +70,8 @@ def delete(name: str) -> bool:
     """Delete a deployment (template, cron workflow, sensor) by name; no flow file needed."""
     from metaflow.runner.deployer import DeployedFlow
 
-    return DeployedFlow.from_argo_workflows(name).delete()
+    # Metaflow adds a from_<deployer> classmethod per deployer plugin at import time.
+    return DeployedFlow.from_argo_workflows(name).delete()  # type: ignore[attr-defined]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -4,7 +4,9 @@ rules, read from the flows' decorators) and the local server (``flowproject even
 Builds on ``flowproject.config``; BaseFlow and the sensor build on it.
 """
 
+from ..getters.payloads import payloads as event_payloads
 from .dedupe import DUPLICATE, DedupeError, sensor_item
+from .eventproof import EventProofError
 from .publishing import (
     PAYLOAD_ENV_PREFIX,
     SENSOR_FLOW,
@@ -21,12 +23,14 @@ from .webhook import PublishError
 __all__ = [
     "DUPLICATE",
     "DedupeError",
+    "EventProofError",
     "PAYLOAD_ENV_PREFIX",
     "SENSOR_FLOW",
     "PublishError",
     "check_published_name",
     "delivery_blocker",
     "event_name",
+    "event_payloads",
     "on_sensor_event",
     "publish",
     "sensor_item",

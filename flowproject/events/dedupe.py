@@ -20,8 +20,6 @@ with the history.
 from __future__ import annotations
 
 import functools
-import json
-import os
 import re
 import time
 from typing import Any, Dict, Optional, Tuple
@@ -43,25 +41,15 @@ class DedupeError(FlowprojectError):
 
 def sensor_payload(flowconfig: Any) -> Optional[Dict[str, Any]]:
     """The payload of the ``[sensor] event_name`` event that started this run, or None."""
-    from metaflow import namespaced_event_name
+    from metaflow import namespaced_event_name  # type: ignore[attr-defined]  # added to metaflow at import time
 
-    from .triggers import PAYLOAD_ENV_PREFIX
+    from ..getters.payloads import payload_named
 
     logical = flowconfig["sensor"]["event_name"]
     if not logical:
         return None
     # The name publishing.event_name gives (which imports this module for the guard).
-    expected = namespaced_event_name(logical)()
-    for key, raw in os.environ.items():
-        if not key.startswith(PAYLOAD_ENV_PREFIX) or raw in ("", "null"):
-            continue
-        try:
-            payload = json.loads(raw)
-        except ValueError:
-            continue  # another trigger's payload that is not JSON cannot be ours
-        if isinstance(payload, dict) and payload.get("name") == expected:
-            return payload
-    return None
+    return payload_named(namespaced_event_name(logical)())
 
 
 def sensor_item(flowconfig: Any) -> Any:
@@ -137,8 +125,9 @@ def finish(store: StateStore, flow_name: str, project: str, branch: str, key: st
 @functools.cache
 def guard():
     """The step decorator ``@on_sensor_event(dedupe=True)`` puts on every step."""
-    from metaflow import current
     from metaflow.user_decorators.user_step_decorator import UserStepDecorator
+
+    from ..getters.run_context import current
 
     class dedupe_guard(UserStepDecorator):
         def pre_step(self, step_name, flow, inputs=None):
@@ -181,9 +170,11 @@ def guard():
                 # Skipped steps still go to their usual next step; end has none.
                 return None, (None if is_end else {})
             if self._key is not None and (exception is not None or is_end):
+                store = StateStore.for_run(flow)
+                assert store is not None  # pre_step took the claim in it
                 try:
                     finish(
-                        StateStore.for_run(flow),
+                        store,
                         current.flow_name,
                         current.project_name,
                         current.branch_name,

@@ -14,7 +14,7 @@ import hmac
 import json
 import secrets
 from http import HTTPStatus
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Optional, Protocol, Tuple
 
 # Argo Events' webhook event source refuses bodies above 1 MB by default.
 MAX_BODY_BYTES = 1024 * 1024
@@ -61,7 +61,13 @@ def check_path(path: str, token: str) -> None:
         raise Refused(HTTPStatus.NOT_FOUND, "not found (POST to the URL printed by `events serve`)")
 
 
-def check_headers(headers: Mapping[str, str], hosts: Optional[frozenset]) -> int:
+class Headers(Protocol):
+    """What ``check_headers`` reads: http.server's ``email.message.Message`` or a dict."""
+
+    def get(self, name: str, /) -> Optional[str]: ...
+
+
+def check_headers(headers: Headers, hosts: Optional[frozenset]) -> int:
     """Refuse a foreign Host/Origin or a non-JSON body; returns the Content-Length."""
     if hosts is not None and (headers.get("Host") or "").lower() not in hosts:
         raise Refused(HTTPStatus.MISDIRECTED_REQUEST, "Host must be one of %s" % ", ".join(sorted(hosts)))

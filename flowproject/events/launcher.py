@@ -18,12 +18,24 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from ..errors import FlowprojectError
+from ..getters import payloads as _payloads
 from . import rules as _rules
 from . import triggers as _triggers
 from .started import StartedRun
 
 # How many events may wait for a free run slot before the server answers 503.
 MAX_WAITING_EVENTS = 64
+
+
+def _took_part(start: _rules.Start) -> str:
+    """ " (after a, b)" when several events or runs made the start, as the run's current.trigger lists them."""
+    if len(start.events) < 2:
+        return ""
+    names = [
+        "%s/%s" % (e.payload.get("flow_name"), e.payload.get("run_id")) if e.kind == "run" else e.name
+        for e in start.events
+    ]
+    return " (after %s)" % ", ".join(names)
 
 
 def current_user_branch() -> str:
@@ -81,6 +93,8 @@ class Launcher:
         id_file, log = self.log_dir / (stamp + ".run_id"), self.log_dir / (stamp + ".log")
         env = {k: v for k, v in os.environ.items() if not k.startswith(_triggers.PAYLOAD_ENV_PREFIX)}
         env.update(extra)
+        # Payloads go in files beside the log: one env variable holds at most 128 KiB.
+        env = _payloads.spill(env, self.log_dir / (stamp + ".payloads"))
         with open(log, "wb") as log_f:
             # Its own session: the Ctrl-C that stops the server does not kill the run.
             proc = subprocess.Popen(
@@ -116,51 +130,76 @@ class Launcher:
             return []
         with self._lock:
             starts = self.book.offer(event_name, payload, branch=self.branches[0])
-        return self.launch(event_name, starts, matches)
-
-    def launch(self, what: str, starts: List[_rules.Start], matches: Sequence[Any] = ()) -> List[StartedRun]:
-        if not starts:
-            waiting = [
-                "%s waits for %s" % (t.flow, ", ".join(sorted(set(s.name for s in t.subscriptions) - set(held))))
-                for t in self.flows
-                for b in self.branches
-                if (held := self.book.waiting(t.flow, b))
-            ]
-            if waiting:
-                self.say("%s: held; %s" % (what, "; ".join(waiting)))
-            elif matches:
-                self.say(
-                    "%s: ignored, branch %s is not served here (serving %s)"
-                    % (what, matches[0][2] or "?", ", ".join(self.branches))
-                )
+            holding = self.holding(event_name)
+        if not starts and not holding:
+            self.say(
+                "%s: ignored, branch %s is not served here (serving %s)"
+                % (event_name, matches[0][2] or "?", ", ".join(self.branches))
+            )
             return []
+        return self.launch(event_name, starts, holding)
+
+    def holding(self, event_name: str) -> List[str]:
+        """ "<Flow> waits for <the rest>" for each flow that keeps ``event_name`` until its other events come."""
+        lines = []
+        for t in self.book.flows:
+            for b in self.branches:
+                held = self.book.waiting(t.flow, b)
+                if event_name not in held:
+                    continue
+                # Full names, as the Sensor's dependencies match them (and as they are posted).
+                missing = [n for n in (s.resolve(self.project, b) for s in t.subscriptions) if n not in held]
+                where = " in %s" % b if len(self.branches) > 1 else ""
+                lines.append("%s%s waits for %s" % (t.flow, where, ", ".join(missing)))
+        return lines
+
+    def launch(self, what: str, starts: List[_rules.Start], holding: Sequence[str] = ()) -> List[StartedRun]:
+        """Start the runs, then one line: what happened, what started (or "held") and what still waits."""
         started = [self.start(st) for st in starts]
         for run in started:
             run.wait_for_id()
-        self.say("%s: started %s" % (what, ", ".join(r.pathspec for r in started)))
+        done = ", ".join(r.pathspec + _took_part(st) for r, st in zip(started, starts))
+        self.say("%s: %s" % (what, "; ".join(["started " + done if started else "held", *holding])))
         return started
 
-    def watch_finishes(self, stop: threading.Event, every: float = 1.0) -> None:
+    def finish_watcher(self) -> Optional[_rules.FinishWatcher]:
+        """The watcher of the upstream flows' runs (None without @trigger_on_finish flows).
+
+        Made before the server says it serves: a run that finishes after that line counts.
+        """
+        upstream = self.book.upstream_flows()
+        return _rules.FinishWatcher(self.project, upstream) if upstream else None
+
+    def watch_finishes(
+        self, stop: threading.Event, watcher: Optional[_rules.FinishWatcher] = None, every: float = 1.0
+    ) -> None:
         """Start @trigger_on_finish flows when an upstream run in a served branch ends well.
 
         Polls Metaflow's metadata, so runs started anywhere (not only here) count, as a
         deployed Sensor hears every finish event Metaflow publishes.
         """
-        upstream = self.book.upstream_flows()
-        if not upstream:
+        if not self.book.upstream_flows():
             return
-        watcher = _rules.FinishWatcher(self.project, upstream)
         while not stop.wait(every):
             try:
+                watcher = watcher or _rules.FinishWatcher(self.project, self.book.upstream_flows())
                 finished = watcher.poll()
             except Exception as e:  # noqa: BLE001 - a metadata hiccup is one line, the loop goes on
                 self.say("warning: cannot read finished runs: %s" % e)
                 continue
-            for f in finished:
+            for flow, run_id, branch, successful, task_id in finished:
+                if branch not in self.branches:
+                    continue  # the metadata (a shared service) holds everyone's runs
+                what = "%s/%s" % (flow, run_id)
+                if not successful:
+                    # Metaflow publishes the finish event only after a successful end step.
+                    self.say("%s failed: starts no @trigger_on_finish flow" % what)
+                    continue
                 with self._lock:
-                    starts = self.book.finished(*f)
-                if starts:
-                    self.launch("%s/%s finished" % (f[0], f[1]), starts)
+                    starts = self.book.finished(flow, run_id, branch, True, task_id)
+                    holding = self.holding(_rules.finish_payload(self.project, branch, flow, run_id)["name"])
+                if starts or holding:
+                    self.launch("%s finished" % what, starts, holding)
 
     def handle_safely(self, event_name: str, payload: Dict[str, Any]) -> None:
         # In a worker thread: a failure to start a run is this event's line, not a traceback.

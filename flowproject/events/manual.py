@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import time
 import uuid
 from datetime import datetime, timezone
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from ..config import loader as _config
+from ..getters import payloads as _payloads
 from . import triggers as _triggers
 from .launcher import current_user_branch
 from .server import EventError
@@ -50,15 +52,22 @@ def trigger(
     cfg_path = _config.locate(flow_file)
     cfg = _config.load(cfg_path)
     target = _triggers.read_triggers(flow_file, cfg["sensor"]["event_name"])
-    if not target.subscriptions:
-        raise EventError(
-            msg="%s: %s"
+    events = [s for s in target.subscriptions if s.kind == "event"]
+    if not events:
+        upstream = [s.name for s in target.subscriptions]  # @trigger_on_finish: no event to fake
+        why = (
+            "%s starts when %s %s: run %s while `flowproject events serve` runs"
             % (
-                _config.display_path(flow_file),
-                target.problem or "%s has no @trigger or @on_sensor_event" % target.flow,
+                target.flow,
+                " and ".join(upstream),
+                "finish" if len(upstream) > 1 else "finishes",
+                "them" if len(upstream) > 1 else "it",
             )
+            if upstream
+            else target.problem or "%s has no @trigger or @on_sensor_event" % target.flow
         )
-    sub = target.subscriptions[0]
+        raise EventError(msg="%s: %s" % (_config.display_path(flow_file), why))
+    sub = events[0]
     payload = dict(payload or {})
     if value is not NO_VALUE:
         payload[cfg["sensor"]["payload_key"]] = value
@@ -72,4 +81,6 @@ def trigger(
         "%s: running %s as if %s had triggered it" % (_config.display_path(flow_file), target.flow, event_name),
         flush=True,
     )
-    return subprocess.call(cmd, cwd=str(cfg_path.parent), env=env)
+    # The payload in a file, not in the environment (one variable holds at most 128 KiB).
+    with tempfile.TemporaryDirectory(prefix="flowproject-trigger-") as tmp:
+        return subprocess.call(cmd, cwd=str(cfg_path.parent), env=_payloads.spill(env, Path(tmp)))

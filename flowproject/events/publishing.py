@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Dict, Optional
 
-from metaflow import FlowMutator, namespaced_event_name, trigger, trigger_on_finish
+# trigger, trigger_on_finish and namespaced_event_name are plugins Metaflow adds to its namespace at import time.
+from metaflow import FlowMutator, namespaced_event_name, trigger, trigger_on_finish  # type: ignore[attr-defined]
 
 from ..config.schema import DEFAULT_PUBLISH_TIMEOUT_SECONDS
+from ..getters import payloads as _payloads
+from . import eventproof as _eventproof
 from .webhook import PublishError, post_event
 
 # The flow that publishes sensor events, and that @on_sensor_event listens to without
@@ -132,12 +135,14 @@ class on_sensor_event(FlowMutator):
         logical = config.sensor.event_name
         if logical:
             mutable_flow.add_decorator(trigger, deco_kwargs={"event": event_name(logical)})
+            # Without it Argo's Sensor would map a payload key "test-mode" to BaseFlow's test_mode.
+            _eventproof.pin(mutable_flow)
         else:
             mutable_flow.add_decorator(trigger_on_finish, deco_kwargs={"flow": self.sensor_flow})
 
 
 # Argo Workflows hands each trigger's whole payload to every step in an env var.
-PAYLOAD_ENV_PREFIX = "METAFLOW_ARGO_EVENT_PAYLOAD_"
+PAYLOAD_ENV_PREFIX = _payloads.PAYLOAD_ENV_PREFIX
 
 
 def sensor_value(flowconfig: Any, sensor_flow: str = SENSOR_FLOW) -> Any:
@@ -147,23 +152,15 @@ def sensor_value(flowconfig: Any, sensor_flow: str = SENSOR_FLOW) -> Any:
     (``[sensor] payload_key``); for a run started by ``@trigger_on_finish`` of the
     sensor, the sensor run's ``value`` artifact.
     """
-    import json
-
     from metaflow import current
+
+    from ..getters.payloads import payload_named
 
     sensor = flowconfig["sensor"]
     if sensor["event_name"]:
-        expected = event_name(sensor["event_name"])()
-        for key, raw in os.environ.items():
-            if not key.startswith(PAYLOAD_ENV_PREFIX) or raw in ("", "null"):
-                continue
-            try:
-                payload = json.loads(raw)
-            except ValueError:
-                # Another trigger's payload that is not JSON cannot be ours.
-                continue
-            if isinstance(payload, dict) and payload.get("name") == expected:
-                return _shaped(payload.get(sensor["payload_key"]), sensor)
+        payload = payload_named(event_name(sensor["event_name"])())
+        if payload is not None:
+            return _shaped(payload.get(sensor["payload_key"]), sensor)
     trig = current.get("trigger")
     if trig is not None:
         run = getattr(trig, "run", None)

@@ -171,7 +171,7 @@ class TriggerBook:
             head, tail = "metaflow.%s." % self.project, ".%s.end" % sub.name
             if not (name.startswith(head) and name.endswith(tail)):
                 return None
-            found = name[len(head) : -len(tail)]
+            found: Optional[str] = name[len(head) : -len(tail)]
             return found if payload.get("branch_name") in (None, found) else None
         found = _triggers.branch_of(name, self.project, sub)
         if found == "":
@@ -249,12 +249,14 @@ class FinishWatcher:
     ``poll()`` returns ``(flow, run_id, branch, successful, task_id)`` for each run of
     ``flows`` in ``project`` that finished since the last poll (runs that had finished
     when the watcher was made are not reported); feed them to ``TriggerBook.finished``.
+    ``successful`` is False for a run whose end step failed.
     The metadata read is the calling process's Metaflow configuration.
     """
 
     project: str
     flows: Sequence[str]
     _seen: Dict[str, set] = field(default_factory=dict)
+    _failed: Dict[str, set] = field(default_factory=dict)
     _primed: bool = False
 
     def __post_init__(self) -> None:
@@ -274,16 +276,36 @@ class FinishWatcher:
         found = []
         for flow in self.flows:
             seen = self._seen.setdefault(flow, set())
+            failed = self._failed.setdefault(flow, set())
             for run in self._runs(flow):
-                if run.id in seen or not run.finished:
+                if run.id in seen:
                     continue
-                seen.add(run.id)
+                end, ok = _end_state(run)
+                # A failed end step is reported once but still watched: with @retry its
+                # next attempt may succeed, and then Metaflow publishes the finish event.
+                if ok is None or (ok is False and run.id in failed):
+                    continue
+                (seen if ok else failed).add(run.id)
                 if not self._primed:
                     continue
                 branch = next((t.split(":", 1)[1] for t in run.system_tags if t.startswith("project_branch:")), None)
-                if branch is None:
-                    continue
-                end = run.end_task if run.successful else None
-                found.append((flow, run.id, branch, bool(run.successful), end.id if end else "0"))
+                if branch is not None:
+                    found.append((flow, run.id, branch, ok, end))
         self._primed = True
         return found
+
+
+def _end_state(run: Any) -> Tuple[str, Optional[bool]]:
+    """The end task's id and how its latest attempt ended (None: no end step done yet).
+
+    ``_task_ok`` is what ``Run.finished`` reads; it is False once the end step raised. A
+    run that failed in an earlier step has no end task and never finishes: it is never
+    reported, as Metaflow publishes nothing for it.
+    """
+    end = run.end_task
+    if end is None:
+        return "0", None
+    try:
+        return end.id, bool(end["_task_ok"].data)
+    except KeyError:
+        return end.id, None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -29,10 +30,33 @@ from .launcher import Launcher, current_user_branch
 
 # Seconds a client may take to send its request: a half-sent one cannot hold a thread.
 SOCKET_TIMEOUT_SECONDS = 5
+# A refused request's unread body is drained for at most this long / this much (_linger).
+LINGER_SECONDS = 1.0
+LINGER_BYTES = 4 * 1024 * 1024
 
 
 class EventError(FlowprojectError):
     headline = "Local events"
+
+
+def _linger(conn: socket.socket) -> None:
+    """Refused before its body was read: drop what the client still sends, for a moment.
+
+    Closing at once, with its body unread, resets the connection, and a client still
+    sending (a body over the limit) gets a broken pipe instead of our answer. This is
+    the "lingering close" of HTTP servers, bounded in bytes and time.
+    """
+    deadline, left = time.monotonic() + LINGER_SECONDS, LINGER_BYTES
+    try:
+        conn.shutdown(socket.SHUT_WR)  # the answer is sent; the client reads it while we drain
+        while left > 0 and time.monotonic() < deadline:
+            conn.settimeout(max(deadline - time.monotonic(), 0.01))
+            chunk = conn.recv(min(left, 65536))
+            if not chunk:
+                return
+            left -= len(chunk)
+    except OSError:
+        return  # the client went away or the time is up: nothing left to tell it
 
 
 def _handler_class(launcher: Launcher, workers: List[threading.Thread], token: str, hosts: Optional[frozenset]):
@@ -57,6 +81,7 @@ def _handler_class(launcher: Launcher, workers: List[threading.Thread], token: s
                 self.wfile.write(body)
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            raw = None
             try:
                 _guard.check_path(self.path, token)
                 length = _guard.check_headers(self.headers, hosts)
@@ -66,7 +91,10 @@ def _handler_class(launcher: Launcher, workers: List[threading.Thread], token: s
                 name, payload, event_id = _guard.parse_event(raw)
             except _guard.Refused as e:
                 launcher.say("rejected a request: %s (%d)" % (e.message, e.status))
-                return self._answer(e.status, e.message)
+                self._answer(e.status, e.message)
+                if raw is None:
+                    _linger(self.connection)
+                return None
             except TimeoutError:
                 self.close_connection = True
                 return None
@@ -128,6 +156,11 @@ def serve(
     except OSError as e:
         raise EventError(msg="cannot listen on %s:%d: %s" % (host, port, e.strerror)) from None
     bound = server.server_address[1]
+    watcher, not_yet = None, None
+    try:
+        watcher = launcher.finish_watcher()
+    except Exception as e:  # noqa: BLE001 - the watcher retries on its own; serving events goes on
+        not_yet = "warning: cannot read finished runs yet: %s" % e
     # Exposed, the Host is whatever name others use for this machine: the token alone guards it.
     hosts = _guard.allowed_hosts(host, bound) if loopback else None
     server.RequestHandlerClass = _handler_class(launcher, workers, token, hosts)
@@ -145,6 +178,8 @@ def serve(
         % (cfg["project_name"], ", ".join(served), max_runs, log_dir)
     )
     launcher.say("export METAFLOW_ARGO_EVENTS_WEBHOOK_URL=%s" % url)
+    if not_yet:
+        launcher.say(not_yet)
     for t in flows:
         if t.problem:
             launcher.say("warning: %s" % t.problem)
@@ -154,7 +189,8 @@ def serve(
     # background job of a non-interactive shell), and Ctrl-C must still stop it.
     previous = {s: signal.signal(s, signal.default_int_handler) for s in (signal.SIGINT, signal.SIGTERM)}
     stop = threading.Event()
-    threading.Thread(target=launcher.watch_finishes, args=(stop,), daemon=True).start()
+    watching = threading.Thread(target=launcher.watch_finishes, args=(stop, watcher), daemon=True)
+    watching.start()
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
@@ -163,12 +199,16 @@ def serve(
         stop.set()
         server.server_close()
     try:
-        for w in workers:
+        # A finish noticed just before the stop may still be starting its downstream run.
+        for w in [watching, *workers]:
             w.join()
         pending = launcher.running()
         if pending:
+            # The finish watcher has stopped with the server: say that chains end here.
+            chains = "; their @trigger_on_finish flows will not start" if launcher.book.upstream_flows() else ""
             launcher.say(
-                "stopping: waiting for %s (Ctrl-C again to stop waiting)" % ", ".join(r.pathspec for r in pending)
+                "stopping: waiting for %s (Ctrl-C again to stop waiting)%s"
+                % (", ".join(r.pathspec for r in pending), chains)
             )
         for run in pending:
             run.process.wait()

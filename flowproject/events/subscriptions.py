@@ -121,6 +121,17 @@ def _read_on_finish(deco: ast.Call, found: FlowTriggers, label: str) -> None:
             found.subscriptions.append(Subscription(spec["name"], True, kind="run", project=project, branch=branch))
 
 
+def _sensor_flow(deco: ast.expr, label: str) -> str:
+    """``@on_sensor_event(sensor_flow=...)``, by default SensorFlow (flowproject.events.publishing)."""
+    for kw in deco.keywords if isinstance(deco, ast.Call) else []:
+        if kw.arg == "sensor_flow":
+            name = _literal(kw.value, label)
+            if not isinstance(name, str):
+                raise TriggerError(msg="%s: @on_sensor_event sensor_flow must be a flow name" % label)
+            return name
+    return "SensorFlow"
+
+
 def read_triggers(file: Path, sensor_event: Optional[str]) -> FlowTriggers:
     """The events that start the flow in ``file``; ``sensor_event`` is ``[sensor] event_name``."""
     from ..config.discovery import FlowFileError, find_flow_class
@@ -140,10 +151,8 @@ def read_triggers(file: Path, sensor_event: Optional[str]) -> FlowTriggers:
                 if sensor_event:
                     found.subscriptions.append(Subscription(sensor_event, namespaced=True))
                 else:
-                    found.problem = (
-                        "%s: @on_sensor_event with no [sensor] event_name runs on SensorFlow's finish, not on an event"
-                        % label
-                    )
+                    # No event_name: on_sensor_event becomes @trigger_on_finish(flow=sensor_flow).
+                    found.subscriptions.append(Subscription(_sensor_flow(deco, label), True, kind="run"))
             elif kind == "trigger" and isinstance(deco, ast.Call):
                 for kw in deco.keywords:
                     if kw.arg == "event":

@@ -21,8 +21,11 @@ import functools
 import hashlib
 import json
 import sys
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
+from ..getters import payloads as _payloads
+from . import eventproof as _eventproof
 from .subscriptions import (  # noqa: F401 - re-exported: the names callers know
     NAMESPACE_PREFIX,
     FlowTriggers,
@@ -32,7 +35,7 @@ from .subscriptions import (  # noqa: F401 - re-exported: the names callers know
     read_triggers,
 )
 
-PAYLOAD_ENV_PREFIX = "METAFLOW_ARGO_EVENT_PAYLOAD_"
+PAYLOAD_ENV_PREFIX = _payloads.PAYLOAD_ENV_PREFIX
 # click reads `run`'s options (flow parameters included) from METAFLOW_RUN_<NAME>; that is
 # how parameters reach the run without knowing in advance which ones the flow has (the
 # others are ignored), like Argo's METAFLOW_INIT_<NAME>.
@@ -58,8 +61,11 @@ RUN_OPTIONS = frozenset(
 
 # BaseFlow's test_mode: no event may switch it, locally or deployed (issue 17).
 EVENT_PROOF_PARAMETERS = frozenset({"test_mode"})
-# One environment variable holds at most 128 KiB on Linux (MAX_ARG_STRLEN).
+# Parameters reach the run in its environment (METAFLOW_RUN_<NAME>): one variable holds
+# at most 128 KiB on Linux (MAX_ARG_STRLEN) and all of them with the command line at most
+# ARG_MAX (usually 2 MiB). Payloads have no such bound: they go in files (getters.payloads).
 MAX_PARAMETER_BYTES = 100 * 1024
+MAX_PARAMETERS_TOTAL_BYTES = 1024 * 1024
 
 
 # -- event names and branches -----------------------------------------------------------------
@@ -137,6 +143,11 @@ def launch_spec(
         if env_key in RUN_OPTIONS or env_key in EVENT_PROOF_PARAMETERS:
             continue
         text = _param_text(payload[key])
+        unfit = "\x00" in text or len(text.encode("utf-8")) > MAX_PARAMETER_BYTES
+        if unfit and not sub.parameters and env_key not in declared_parameters(target.file):
+            # Mapped only by guess (the flow declares no such Parameter): the value stays
+            # in the payload, where nothing bounds its size.
+            continue
         if "\x00" in text:
             raise TriggerError(msg="payload key %r: a parameter value cannot contain NUL" % key)
         if len(text.encode("utf-8")) > MAX_PARAMETER_BYTES:
@@ -144,7 +155,44 @@ def launch_spec(
                 msg="payload key %r: value over %d bytes for parameter %s" % (key, MAX_PARAMETER_BYTES, param)
             )
         env[PARAM_ENV_PREFIX + env_key.upper()] = text
+    total = sum(len(v.encode("utf-8")) for k, v in env.items() if k.startswith(PARAM_ENV_PREFIX))
+    if total > MAX_PARAMETERS_TOTAL_BYTES:
+        raise TriggerError(
+            msg="payload of %s: parameter values total over %d bytes" % (event_name, MAX_PARAMETERS_TOTAL_BYTES)
+        )
     return [python, str(target.file), *flags, "run"], env
+
+
+def declared_parameters(file: Path) -> FrozenSet[str]:
+    """The names (lower case, ``_`` for ``-``) of ``Parameter("name", ...)`` calls in ``file``.
+
+    Static, like the rest of this module: a Parameter a base class in another module
+    declares is not seen, so callers use this only to let a value pass, never to refuse one.
+    """
+    try:
+        stat = file.stat()
+    except OSError:
+        return frozenset()
+    return _declared(str(file), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _declared(path: str, mtime_ns: int, size: int) -> FrozenSet[str]:
+    import ast
+
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+        return frozenset()
+    names = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        func, first = node.func, node.args[0]
+        called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        if called in ("Parameter", "IncludeFile") and isinstance(first, ast.Constant) and isinstance(first.value, str):
+            names.add(first.value.lower().replace("-", "_"))
+    return frozenset(names)
 
 
 def triggered_by(
@@ -154,6 +202,8 @@ def triggered_by(
     out = []
     for target in flows:
         for sub in target.subscriptions:
+            if sub.kind != "event":
+                continue  # @trigger_on_finish: started by the upstream run's finish, not a posted event
             branch = branch_of(event_name, project, sub)
             if branch is not None:
                 out.append((target, sub, branch))
@@ -167,13 +217,7 @@ def triggered_by(
 def triggers_from_env(environ: Mapping[str, str]) -> List[Dict[str, Any]]:
     """``current.trigger``'s metadata from the payload variables, as Argo's decorator reads it."""
     found = []
-    for key, raw in environ.items():
-        if not key.startswith(PAYLOAD_ENV_PREFIX) or raw == "null":
-            continue
-        try:
-            payload = json.loads(raw)
-        except ValueError:
-            payload = {}
+    for key, payload in _payloads.payloads(environ):
         if not isinstance(payload, dict):
             payload = {}
         found.append(
@@ -203,6 +247,11 @@ def local_trigger():
 
     class local_event_trigger(UserStepDecorator):
         def pre_step(self, step_name, flow, inputs=None):
+            # Before the step body, deployed and locally alike: no event-chosen test_mode
+            # runs (flowproject.events.eventproof).
+            _eventproof.check_payloads(
+                current.flow_name or type(flow).__name__, _eventproof.trigger_kwargs(flow), os.environ
+            )
             if current.get("trigger") is None and not os.environ.get("ARGO_WORKFLOW_TEMPLATE"):
                 found = triggers_from_env(os.environ)
                 if found:

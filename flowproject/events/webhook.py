@@ -119,6 +119,8 @@ def _opener(conns: _Connections) -> urllib.request.OpenerDirector:
             return self.do_open(conns.factory(http.client.HTTPConnection), req)
 
     class Https(urllib.request.HTTPSHandler):
+        _context: Any  # set by HTTPSHandler.__init__; typeshed does not declare it
+
         def https_open(self, req):
             return self.do_open(conns.factory(http.client.HTTPSConnection), req, context=self._context)
 

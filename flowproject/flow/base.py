@@ -6,16 +6,21 @@ import inspect
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional, Tuple
 
-from metaflow import Config, FlowMutator, FlowSpec, Parameter, config_expr, current, project
+# @project is one of the plugin decorators Metaflow adds to its namespace at import time.
+from metaflow import Config, FlowMutator, FlowSpec, Parameter, config_expr, project  # type: ignore[attr-defined]
 from metaflow.packaging_sys import ContentType
 
 from ..config import loader as _config
 from ..config import shadowing as _shadowing
+from ..events import eventproof as _eventproof
 from ..events import triggers as _triggers
 from ..getters import lineage as _lineage
 from ..getters import runs as _runs
+from ..getters.run_context import current
 from ..sources import Observation, observe
 from . import duplicates as _duplicates
+from . import launch as _launch
+from . import lineage_card as _lineage_card
 from . import localuser as _localuser
 from . import options as _flowoptions
 from . import packages as _packages
@@ -125,6 +130,10 @@ class _ProjectWiring(FlowMutator):
         if end is not None:
             steps[end].add_decorator(_provenance.resume_tagger())
             steps[end].add_decorator(_runs.recorder())
+            if _lineage_card.wanted(mutable_flow):
+                _lineage_card.add_to(steps[end])
+        # No event may set test_mode on Argo: @trigger's mapping without test-mode.
+        _eventproof.pin(mutable_flow)
 
     def add_to_package(self) -> Iterator[Tuple[str, str, ContentType]]:
         # The mutator instance is shared by every subclass; the package being built is
@@ -137,13 +146,14 @@ class _ProjectWiring(FlowMutator):
         # flowproject.flow.requirements reads the extras (the versions @snowflake asks @pypi
         # for) from the pyproject.toml beside the package, in the pod as in the repo.
         # The team's packages sit beside the flow file in the package, as sys.path expects.
-        for path, arcname in _packages.package_files(root):
-            yield path, arcname, ContentType.CODE_CONTENT
+        for file, arcname in _packages.package_files(root):
+            yield file, arcname, ContentType.CODE_CONTENT
         pyproject = requirements.pyproject_path()
         if pyproject.is_file():
             yield str(pyproject), "pyproject.toml", ContentType.CODE_CONTENT
 
 
+@_launch.LaunchSettings
 @_flowoptions.FlowOptions
 @_ProjectWiring
 @project(name=config_expr("flowconfig.project_name"))
@@ -243,7 +253,7 @@ class BaseFlow(FlowSpec):
             _FLOW_FILES[cls.__name__] = path
 
 
-def scheduled(flow_cls: type) -> type:
+def scheduled(flow_cls: type) -> _flowoptions.scheduled:
     """Class decorator: schedule the flow on ``[sensor] cron_schedule`` when deployed.
 
     Opt-in per flow (``@scheduled`` above the class) because most flows in a project

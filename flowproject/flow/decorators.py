@@ -8,6 +8,7 @@ a plain ``python flow.py run`` should use whatever is installed.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, Dict, Optional
 
@@ -36,6 +37,9 @@ def current_environment() -> str:
             return arg.split("=", 1)[1]
         if arg == "--environment" and i + 1 < len(args):
             return args[i + 1]
+    # Metaflow's command line reads METAFLOW_<OPTION> (click's auto_envvar_prefix).
+    if os.environ.get("METAFLOW_ENVIRONMENT"):
+        return os.environ["METAFLOW_ENVIRONMENT"]
     from metaflow.metaflow_config import DEFAULT_ENVIRONMENT
 
     return DEFAULT_ENVIRONMENT
@@ -56,6 +60,7 @@ class requires_extra(StepMutator):
         # Runs after the command line is parsed, so the chosen environment is known.
         if current_environment() not in VIRTUAL_ENVIRONMENTS:
             return
+        assert self.extra is not None  # init refused a step without one
         packages = extra_requirements(self.extra)
         for name, _, _, kwargs in mutable_step.decorator_specs:
             # Only @pypi: under --environment=pypi every step also carries an implicit

@@ -15,7 +15,7 @@ import os
 import re
 import sys
 from types import TracebackType
-from typing import Optional, Tuple, Type
+from typing import Optional, Tuple, Type, cast
 
 from metaflow.decorators import DuplicateFlowDecoratorException
 
@@ -25,8 +25,10 @@ ADVICE = {
     "keep one: remove @schedule or @scheduled from %s",
 }
 # Frames in these packages are the machinery; the user's decorator line is outside them.
+# Both are regular packages, so both have a __file__.
 _LIBRARY_DIRS = tuple(
-    os.path.dirname(os.path.abspath(sys.modules[name].__file__)) + os.sep for name in ("metaflow", "flowproject")
+    os.path.dirname(os.path.abspath(cast(str, sys.modules[name].__file__))) + os.sep
+    for name in ("metaflow", "flowproject")
 )
 
 
@@ -78,7 +80,7 @@ def install() -> None:
     """Install the hook once (importing flowproject does it), and give the exception the
     same one-line text for the callers that catch it."""
     global _previous
-    DuplicateFlowDecoratorException.__str__ = _one_line  # type: ignore[method-assign,assignment]
+    DuplicateFlowDecoratorException.__str__ = _one_line  # type: ignore[method-assign]
     if sys.excepthook is not _hook:
         _previous = sys.excepthook
         sys.excepthook = _hook

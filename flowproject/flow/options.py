@@ -7,12 +7,13 @@ import functools
 import json
 from typing import Any, Callable, Mapping, Optional
 
-from metaflow import FlowMutator, current
+from metaflow import FlowMutator
 from metaflow.exception import MetaflowException
 
 from ..config.flows import ENVIRONMENT_ARTIFACT, options_for, run_tags
 from ..config.schema import CONFIG_FILENAME
 from ..errors import ConfigError, FlowprojectError
+from ..getters.run_context import current
 
 # -- applying them ------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Tuple
 
 from ..errors import FlowprojectError
 from .lineage import note_read
+from .read_branch import configured_branch, running_config
 from .runs import ANY_BRANCH, any_namespace
 from .runs import latest_successful_run as _latest
 
@@ -111,6 +112,8 @@ def _defaults(
     from metaflow import current
 
     in_run = _running()
+    if config is None and in_run:
+        config = running_config()
     if config is None:
         config = _project_config(required=project is None and not in_run)
     if project is None:
@@ -128,19 +131,34 @@ def latest_successful_run(
     branch: Optional[str] = None,
     project: Optional[str] = None,
     tag: Optional[str] = None,
+    config: Optional[Mapping[str, Any]] = None,
 ) -> Run:
     """The latest successful run of ``flow_name`` in the project branch.
 
     ``project`` defaults to ``project_name`` of flowproject.toml (the running flow's
-    project inside a run); ``branch`` to the running flow's branch inside a run and to
-    ``prod`` outside one; ``branch="any"`` searches the whole project. With ``tag``,
+    project inside a run); ``branch`` to the config's ``read_branch`` for ``flow_name``
+    (see ``flowproject.getters.read_branch``), else the running flow's branch inside a
+    run and ``prod`` outside one; ``branch="any"`` searches the whole project. With ``tag``,
     the newest successful run carrying that user tag there (see ``flowproject.getters.tags``).
-    Raises GetterError when the flow does not exist or has no such run there.
+    ``config`` is a resolved flowproject.toml (default: the one found from the current
+    directory, if any). Raises GetterError when the flow does not exist or has no such run there.
     """
-    project, branch, _ = _defaults(project, branch, None)
+    own, project, branch, config = _branch_to_read(flow_name, project, branch, config)
     run = _resolve(flow_name, project, branch, None, tag=tag)
-    note_read(run.pathspec, None, "tag" if tag else "latest")
+    note_read(run.pathspec, None, "tag" if tag else "latest", None if branch == own else branch)
     return run
+
+
+def _branch_to_read(
+    flow_name: str, project: Optional[str], branch: Optional[str], config: Optional[Mapping[str, Any]]
+) -> Tuple[str, str, str, Optional[Mapping[str, Any]]]:
+    """``(own branch, project, branch to read, config)``: ``branch=`` wins, then the
+    config's ``read_branch`` for ``flow_name``, then the run's own branch."""
+    chosen = branch
+    project, own, config = _defaults(project, None, config)
+    if chosen is None:
+        chosen = configured_branch(config, flow_name)[0] or own
+    return own, project, chosen, config
 
 
 def _pinned_id(flow_name: str, run_id: str, source: str) -> str:
@@ -250,11 +268,11 @@ def get_artifact(
     """
     if run_id is not None and tag is not None:
         raise GetterError("pass run_id=... or tag=..., not both")
-    project, branch, config = _defaults(project, branch, config)
+    own, project, branch, config = _branch_to_read(flow_name, project, branch, config)
     source = None
     if run_id is None and tag is None and config is not None:
         pin = config.get("getters", {}).get(flow_name)
-        if pin:
+        if pin and pin.get("run_id"):
             run_id, source = pin["run_id"], "flowproject.toml: getters.%s.run_id" % flow_name
     use_persistent_cache()
     run = _resolve(flow_name, project, branch, None if run_id is None else str(run_id), tag=tag, source=source)
@@ -266,5 +284,7 @@ def get_artifact(
                 "%s has no artifact %r; it has: %s" % (run.pathspec, artifact, ", ".join(names) or "none")
             )
         value = getattr(data, artifact)
-    note_read(run.pathspec, artifact, "tag" if tag else ("pin" if run_id is not None else "latest"))
+    how = "tag" if tag else ("pin" if run_id is not None else "latest")
+    # The branch is recorded when the read was not of the run's own branch (a pin names a run).
+    note_read(run.pathspec, artifact, how, None if how == "pin" or branch == own else branch)
     return value

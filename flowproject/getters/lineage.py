@@ -13,11 +13,11 @@ absent record is known to be absent and readers fall back to the artifact.
 from __future__ import annotations
 
 import functools
-import json
 import time
 from typing import Any, Dict, List, Optional
 
 from ..errors import warn
+from .read_branch import remember_running_config
 from .store import RECORDS_DIR, StateStore, StateStoreError
 
 LINEAGE_PREFIX = "%s/lineage" % RECORDS_DIR
@@ -94,17 +94,9 @@ def trigger_inputs() -> List[Dict[str, Any]]:
 
 
 def _payload_of(name: Optional[str]) -> Optional[Dict[str, Any]]:
-    import os
+    from .payloads import payload_named
 
-    for key, raw in os.environ.items():
-        if key.startswith("METAFLOW_ARGO_EVENT_PAYLOAD_") and raw not in ("", "null"):
-            try:
-                payload = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(payload, dict) and payload.get("name") == name:
-                return payload
-    return None
+    return payload_named(name)
 
 
 def merge(*groups: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -175,6 +167,8 @@ def _classes():
         is_end = False
 
         def pre_step(self, step_name, flow, inputs=None):
+            # The module-level getters read [getters] read_branch from the running flow's config.
+            remember_running_config(getattr(flow, "flowconfig", None))
             self._before = merge(*[list(getattr(i, ARTIFACT, None) or []) for i in inputs or []])
 
         def post_step(self, step_name: str, flow: Any, exception: Optional[Exception] = None):

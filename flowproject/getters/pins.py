@@ -111,6 +111,8 @@ def check_pins(path: Union[str, Path, None] = None) -> List[str]:
     label = _config.display_path(path)
     problems = []
     for flow_name, pin in sorted(config["getters"].items()):
+        if not isinstance(pin, dict) or pin.get("run_id") is None:
+            continue  # [getters] read_branch, or a table that only names a branch
         try:
             resolve_run_id(flow_name, pin["run_id"], "%s: getters.%s.run_id" % (label, flow_name))
         except GetterError as e:

@@ -156,8 +156,9 @@ def recorder():
     Built on first use (one class per process) so importing this module does not
     register a step decorator with Metaflow before BaseFlow needs it.
     """
-    from metaflow import current
     from metaflow.user_decorators.user_step_decorator import UserStepDecorator
+
+    from .run_context import current
 
     class record_latest_run(UserStepDecorator):
         def post_step(self, step_name: str, flow: Any, exception: Optional[Exception] = None):

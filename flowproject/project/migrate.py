@@ -51,7 +51,7 @@ class Plan:
         self.edits.append(Edit(path, old, new, executable))
 
     def diff(self) -> str:
-        out = []
+        out: List[str] = []
         for e in self.edits:
             name = self.rel(e.path)
             out += difflib.unified_diff(

@@ -85,7 +85,9 @@ def rewrite_flow(text: str, *, sensor_event: bool, team_packages: Sequence[str] 
     """Rewrite one scaffold flow file; ``sensor_event``: the project publishes a sensor
     event, so ``@trigger_on_finish(flow="SensorFlow")`` becomes ``@on_sensor_event``;
     ``team_packages``: imported after flowproject, which puts them on sys.path."""
-    cst = _cst()
+    _cst()  # the one-line error if libcst is missing
+    import libcst as cst  # a module mypy can take base classes from
+
     module = cst.parse_module(text)
     changes: List[str] = []
     needed: Set[str] = set()
@@ -158,7 +160,9 @@ def _dedupe(items: List[str]) -> List[str]:
 
 
 def _used_names(module) -> Set[str]:
-    cst = _cst()
+    _cst()  # the one-line error if libcst is missing
+    import libcst as cst  # a module mypy can take base classes from
+
     used: Set[str] = set()
 
     class Collector(cst.CSTVisitor):
@@ -174,7 +178,9 @@ def _used_names(module) -> Set[str]:
 
 def _fix_imports(module, needed: Set[str]):
     """Drop metaflow names the rewrite left unused; import what it introduced from flowproject."""
-    cst = _cst()
+    _cst()  # the one-line error if libcst is missing
+    import libcst as cst  # a module mypy can take base classes from
+
     used = _used_names(module)
 
     class Imports(cst.CSTTransformer):

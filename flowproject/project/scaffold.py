@@ -21,6 +21,7 @@ from typing import List, Optional, Tuple, Union
 
 from ..config.schema import PROJECT_NAME_RE
 from ..errors import FlowprojectError
+from . import install_spec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -115,13 +116,9 @@ def default_project_name(folder: Path) -> str:
 
 
 def default_flowproject_spec() -> str:
-    """The pip requirement the generated workflows install flowproject with."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return "flowproject[s3]==%s" % version("flowproject")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "flowproject[s3]"
+    """The pip requirement the generated workflows install flowproject with: the way the
+    running flowproject was installed (:mod:`flowproject.project.install_spec`)."""
+    return install_spec.install_spec().requirement
 
 
 def _write_new(path: Path, text: str, executable: bool) -> bool:
@@ -184,6 +181,7 @@ def init(
         "@@FLOWPROJECT_SPEC@@": flowproject_spec or default_flowproject_spec(),
     }
     report = InitReport(root)
+    spec_notice = None if flowproject_spec else install_spec.install_spec().notice
     report.notices += _set_foreign_deploy_aside(root, git_root)
     planned = [(t, root / dest, x) for t, dest, x in PROJECT_FILES]
     planned += [(t, git_root / dest, x) for t, dest, x in GITHUB_FILES]
@@ -199,6 +197,8 @@ def init(
         report.written.append(DATA_KEEP)
     if _append_gitignore(git_root / ".gitignore"):
         report.appended.append(os.path.relpath(git_root / ".gitignore", root))
+    if spec_notice:
+        report.notices.append(spec_notice)
     return report
 
 

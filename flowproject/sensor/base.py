@@ -14,11 +14,12 @@ The logic of a tick is in ``flowproject.sensor.tick``; this module only wires it
 
 from __future__ import annotations
 
-from metaflow import Parameter, StepMutator, current, step
+from metaflow import Parameter, StepMutator, step
 
 from ..events.publishing import published_event_default
 from ..flow.base import BaseFlow
 from ..flow.decorators import requires_source
+from ..getters.run_context import current
 
 
 class _sensor_card(StepMutator):

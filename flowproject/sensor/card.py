@@ -51,3 +51,33 @@ def render_sensor_card(card: Any, decision: Any) -> None:
     card.append(Markdown("## Value\n```\n%s\n```" % _shown(decision.value)))
     card.append(Markdown("## Previous value\n```\n%s\n```" % _shown(decision.previous_value)))
     card.append(Markdown("## Event payload\n```\n%s\n```" % _shown(event.get("payload"))))
+    if decision.previous_run:
+        card.append(Markdown(started_by_previous(decision.previous_run)))
+
+
+def started_by_previous(previous_run: str) -> str:
+    """The runs the previous tick's event started, as far as they are known now.
+
+    "Known" is the downward lineage index: a run records itself when its end step
+    succeeds, so this tick's card lists the earlier event's runs that have ended by now
+    (this tick's own event is published after the card is drawn); ``flowproject lineage
+    <previous run> --down`` shows the ones that end later.
+    """
+    from ..errors import warn
+    from ..getters.lineage_mermaid import runs_started_by
+    from ..getters.store import StateStoreError
+
+    try:
+        runs = runs_started_by(previous_run)
+    except (OSError, StateStoreError) as e:
+        # The index is never a point of failure: the tick goes on, the card says why.
+        warn("the lineage index of %s cannot be read (%s); the card lists no runs" % (previous_run, e))
+        return "## Runs started by the previous tick's event (%s)\nunknown: the lineage index cannot be read" % (
+            previous_run
+        )
+    shown = "\n".join("- `%s`" % r for r in runs) or "none recorded (it sent no event, or its runs have not ended yet)"
+    return "## Runs started by the previous tick's event (%s)\n%s\n\nLater ones: `flowproject lineage %s --down`." % (
+        previous_run,
+        shown,
+        previous_run,
+    )

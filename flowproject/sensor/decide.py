@@ -88,7 +88,7 @@ def decide(
         due, reason = False, "no [sensor] event_name configured: the change is recorded only"
     elif force:
         due, reason = True, None
-    elif not changed:
+    elif not changed and previous is not None:  # unchanged implies a previous run
         due, reason = False, "no change since %s" % previous.pathspec
     elif first_run and not sensor.get("publish_on_first_run", True):
         due, reason = False, "first run of this branch and [sensor] publish_on_first_run = false"

@@ -73,7 +73,14 @@ def load_manifest(store: StateStore, flow_name: str, state: Optional[Mapping[str
 def save_manifest(store: StateStore, flow_name: str, lines: List[bytes], sha: Optional[str] = None) -> str:
     """Store a manifest under its digest; one that is stored already is not written again."""
     sha = sha or _items.manifest_sha(lines)
-    store.create_bytes(manifest_key(flow_name, sha), b"".join(lines))
+    key, body = manifest_key(flow_name, sha), b"".join(lines)
+    if not store.create_bytes(key, body):
+        # Stored before. One damaged since (outside flowproject) would stay at this address
+        # for good, and every tick starting from it would publish everything again: replace it.
+        existing = store.read_bytes(key)
+        if existing is None or hashlib.sha256(existing).hexdigest() != sha:
+            store.delete(key)
+            store.create_bytes(key, body)
     return sha
 
 

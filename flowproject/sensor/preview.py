@@ -55,6 +55,7 @@ def preview(branch: str, config_path: Union[str, Path, None] = None, flow_name: 
     elif decision.changed:
         message = "changed (%s), but nothing would be published: %s" % (obs.summary, decision.event.get("reason"))
     else:
+        assert state is not None  # unchanged implies a state to compare with
         message = "no change since %s" % state.pathspec
     return Preview(
         due, message, name, obs.summary, obs.fingerprint, decision.previous_run, decision.previous_fingerprint

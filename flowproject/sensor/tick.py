@@ -23,7 +23,7 @@ from .state import DELIVERED, UNDELIVERED, created_ts, find_state, record_state
 
 
 def _run_pathspec() -> str:
-    from metaflow import current
+    from ..getters.run_context import current
 
     return "%s/%s" % (current.flow_name, current.run_id)
 
@@ -36,16 +36,15 @@ def _created_ts() -> float:
 
 
 def _project_dir() -> Any:
-    from metaflow import current
-
     from ..flow.base import project_root
+    from ..getters.run_context import current
 
     return project_root(current.flow_name)
 
 
 def _lease(flow: Any):
     """(store, key) of this branch's lease, or (None, None) where it cannot be kept."""
-    from metaflow import current
+    from ..getters.run_context import current
 
     store = StateStore.for_run(flow)
     if store is None or not store.supported:
@@ -106,9 +105,8 @@ def _skip(flow: Any, reason: str) -> None:
 
 def start(flow: Any) -> None:
     """SensorFlow's ``start``: lease, state, observation, decision (all as artifacts)."""
-    from metaflow import current
-
     from ..events.publishing import check_published_name, delivery_blocker
+    from ..getters.run_context import current
 
     flowconfig = flow.flowconfig
     flow.event_name = check_published_name(flow.sensor_event, flowconfig)
@@ -176,9 +174,8 @@ def start(flow: Any) -> None:
 
 def end(flow: Any) -> None:
     """SensorFlow's ``end``: re-check, publish, record the state, release the lease."""
-    from metaflow import current
-
     from ..events.publishing import publish
+    from ..getters.run_context import current
 
     if flow.outcome == SKIPPED:
         return
@@ -207,6 +204,7 @@ def end(flow: Any) -> None:
         if flow.flowconfig["sensor"]["emit"] == "items":
             from . import items_tick
 
+            assert store is not None  # a running step always has its task datastore
             event = items_tick.publish(
                 flow,
                 store,
@@ -247,7 +245,7 @@ def _previous_undelivered(previous: Any) -> bool:
 
 def _slots_now(flow: Any) -> dict:
     """Each slot's run from the listing, for a branch whose pointer does not exist yet."""
-    from metaflow import current
+    from ..getters.run_context import current
 
     return {
         slot: find_state(

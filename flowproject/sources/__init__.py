@@ -44,8 +44,10 @@ def observe(
     """Observe the source a validated ``[data]`` table describes.
 
     ``run_pathspec`` (``Flow/run/step/task``) tags the work where the source can carry a
-    tag (Snowflake's ``QUERY_TAG``). Raises a :class:`SourceError` subclass when the
-    source cannot be read; a missing file, object or empty prefix is an observation.
+    tag (Snowflake's ``QUERY_TAG``). ``project_dir`` is the folder of the flowproject.toml
+    whose ``sql/`` holds the template; without it, the config in use decides
+    (``flowproject.config.templates.sql_dir``). Raises a :class:`SourceError` subclass when
+    the source cannot be read; a missing file, object or empty prefix is an observation.
     """
     kind = data.get("type", "local")
     if kind == "local":

@@ -163,7 +163,7 @@ def _local(path: str) -> Listing:
         if e.errno in local._GONE:
             return listing
         raise local._failed(where, "cannot be listed", e) from None
-    local._walk(fd, where, listing)  # type: ignore[arg-type]  (duck-typed like ListingDigest)
+    local._walk(fd, where, listing)
     return listing
 
 

@@ -6,11 +6,20 @@ import errno
 import os
 import stat
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Set, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Protocol, Set, Tuple
 
 from .errors import SourceError
 from .listing import ListingDigest, iso_utc_us
 from .observation import Observation
+
+
+class _Digest(Protocol):
+    """What the walk calls: ``ListingDigest`` and ``items.Listing`` both take it."""
+
+    def add_stats(self, prefix: bytes, files: List[Tuple[str, os.stat_result]]) -> None: ...
+
+    def add_link(self, path: bytes, kind: bytes, target: bytes) -> None: ...
+
 
 # A path (or a link's target) that is not there, one way or another: nothing to record.
 _GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
@@ -147,7 +156,7 @@ def _link_text(fd: int, where: bytes, name: str) -> bytes:
         raise _failed(where + b"/" + os.fsencode(name), "cannot be read", e) from None
 
 
-def _walk(fd: int, root: bytes, digest: ListingDigest) -> None:
+def _walk(fd: int, root: bytes, digest: _Digest) -> None:
     """Fold every file under the open folder ``fd`` into ``digest``, depth first.
 
     Iterative, holding one open folder per level: no recursion limit, and no path grows
@@ -182,7 +191,7 @@ def _walk(fd: int, root: bytes, digest: ListingDigest) -> None:
 
 
 def _fold_files(
-    folder: _Folder, names: Iterator[str], ancestors: Set[Tuple[int, int]], digest: ListingDigest
+    folder: _Folder, names: Iterator[str], ancestors: Set[Tuple[int, int]], digest: _Digest
 ) -> Optional[Tuple[int, bytes, bytes]]:
     """Fold the folder's next files; stop at its next sub-folder and return it opened."""
     fd, rel, links, fsencode, stat_at = folder.fd, folder.rel, folder.links, os.fsencode, os.stat

@@ -11,7 +11,7 @@ import datetime as dt
 import math
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional, cast
 
 from ..config import templates
 from . import snowflake_connection
@@ -36,7 +36,8 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, Decimal):
-        if value.is_finite() and value.as_tuple().exponent >= 0:
+        # A finite Decimal's exponent is an int ('n', 'N', 'F' are NaN, sNaN, Infinity).
+        if value.is_finite() and cast(int, value.as_tuple().exponent) >= 0:
             return int(value)
         return str(value)
     if isinstance(value, (dt.datetime, dt.date, dt.time)):

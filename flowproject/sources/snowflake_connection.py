@@ -45,7 +45,7 @@ SECRET_ENV = ("SNOWFLAKE_PASSWORD", "SNOWFLAKE_PRIVATE_KEY", "SNOWFLAKE_PRIVATE_
 
 def _outerbounds_snowflake() -> Optional[Any]:
     try:
-        from metaflow import Snowflake  # only Outerbounds' extension provides it
+        from metaflow import Snowflake  # type: ignore[attr-defined]  # only Outerbounds' extension provides it
     except ImportError:
         return None
     return Snowflake

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Union
 
+from ..getters.payloads import spill
 from .env import FlowprojectEnv
 from .runs import FlowRunFailed, flow_path, run_flow, run_with_flags
 
@@ -117,6 +119,8 @@ class EventsKit:
             start = queue.pop(0)
             cmd, extra = start.launch()
             flags = cmd[cmd.index(str(start.target.file)) + 1 : -1]
+            # Payloads in files, as `flowproject events serve` hands them to its runs.
+            extra = spill(extra, self.env.tmp / "payloads" / uuid.uuid4().hex)
             run = run_with_flags(self.env, Path(start.target.file), flags, extra)
             done.append(run)
             queue += self.book.finished(start.flow, run.id, start.branch, True, run.end_task.id)
@@ -168,7 +172,7 @@ def _write_data(env: FlowprojectEnv, files: Mapping[str, Union[str, bytes]]) -> 
             shutil.copytree(source, folder)
         folder.mkdir(parents=True, exist_ok=True)
         doc = tomlkit.parse((env.root / "flowproject.toml").read_text(encoding="utf-8"))
-        doc["data"]["path"] = str(folder)  # type: ignore[index]
+        doc["data"]["path"] = str(folder)
         config.write_text(tomlkit.dumps(doc), encoding="utf-8")
         env.env["FLOWPROJECT_CONFIG"] = str(config)
     for name, content in files.items():

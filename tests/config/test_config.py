@@ -86,7 +86,7 @@ BROKEN = [
     (
         "getter_pin_without_run_id",
         MINIMAL + "[getters.TrainFlow]\n",
-        "getters.TrainFlow.run_id: required key is missing",
+        "getters.TrainFlow: expected run_id (a pin) or read_branch (the branch to read)",
     ),
     (
         "legacy_table_conflict",

@@ -186,8 +186,15 @@ def test_getters_for_an_unknown_flow_warn_in_validate(tmp_path, monkeypatch, cap
     monkeypatch.delenv("FLOWPROJECT_CONFIG", raising=False)
     assert main(["validate"]) == 0
     err = capsys.readouterr().err.splitlines()
+    warnings = [line for line in err if line.startswith("warning:")]
     # One line, no "warnings.warn(" source echo, nothing about the known flow.
-    assert len(err) == 1 and re.match(WARNING, err[0]), err
+    assert len(warnings) == 1 and re.match(WARNING, warnings[0]), err
+    # Beside it, one line per getter saying what it reads (flowproject.getters.read_branch).
+    assert [line for line in err if not line.startswith("warning:")] == [
+        "getters: CheckedFlow: reads the pinned run CheckedFlow/1 (getters.CheckedFlow.run_id)",
+        "getters: TypoFlow: reads the pinned run TypoFlow/2 (getters.TypoFlow.run_id)",
+        "getters: every other flow: reads the running flow's own branch ('prod' outside a run)",
+    ]
 
 
 def test_getters_for_an_unknown_flow_warn_at_the_start_of_a_run(sandbox, tmp_path):

@@ -385,7 +385,8 @@ def test_launch_settings_reach_every_deploy_command_and_overlays_change_them(san
     feature = git_project(tmp_path / "f", "feat/x", toml)
     (row,) = deploy_json(sandbox, feature, "--dry-run")
     command = row["command"]
-    assert command[2:6] == ["--environment", "pypi", "--package-suffixes", ".py,.csv"], command
+    # Metaflow's own suffixes stay: the key adds to them.
+    assert command[2:6] == ["--environment", "pypi", "--package-suffixes", ".py,.R,.RDS,.csv"], command
     release = git_project(tmp_path / "r", "release/1", toml)
     (row,) = deploy_json(sandbox, release, "--dry-run")
     assert row["command"][2:4] == ["--environment", "conda"], row["command"]

@@ -160,3 +160,31 @@ def test_the_rules_use_the_names_metaflow_renders_into_the_template(sandbox, tmp
         # The payload variables the run reads are the parameters the template declares.
         declared = {p["name"] for p in template["spec"]["arguments"]["parameters"]}
         assert {triggers.sanitized_name(s.resolve("shop", "test.x")) for s in target.subscriptions} <= declared
+
+
+def test_on_sensor_event_without_an_event_name_is_what_metaflow_renders(sandbox, tmp_path, s3_server):
+    """@on_sensor_event with no [sensor] event_name deploys as @trigger_on_finish(flow="SensorFlow")."""
+    toml = TOML.replace('event_name = "data_changed"', "")
+    flow = FLOWS["after.flow.py"].replace(
+        '@trigger_on_finish(flows=["Join", {"name": "Other", "project": "elsewhere", "project_branch": "prod"}])',
+        "@on_sensor_event",
+    )
+    flow = flow.replace("from metaflow import step, trigger_on_finish", "from metaflow import step")
+    flow = flow.replace("from flowproject import BaseFlow", "from flowproject import BaseFlow, on_sensor_event")
+    root = write_project(tmp_path / "p", toml, {"after.flow.py": flow})
+    _, (target,) = triggers.project_flows(root)
+    bucket = s3_server.new_bucket("sensorfinish")
+    env = dict(
+        s3_server.env,
+        METAFLOW_DEFAULT_DATASTORE="s3",
+        METAFLOW_DATASTORE_SYSROOT_S3="s3://%s/metaflow" % bucket,
+        METAFLOW_ARGO_EVENTS_EVENT="metaflow-event",
+        METAFLOW_ARGO_EVENTS_EVENT_SOURCE="metaflow-webhook",
+        METAFLOW_ARGO_EVENTS_SERVICE_ACCOUNT="operate-workflow-sa",
+        METAFLOW_ARGO_EVENTS_WEBHOOK_URL="http://127.0.0.1:9/webhook",
+    )
+    proc = sandbox.run_ok([target.file, "--branch", "x", "argo-workflows", "create", "--only-json"], cwd=root, env=env)
+    template = json.loads(proc.stdout[proc.stdout.index("{") :])
+    rendered = json.loads(template["metadata"]["annotations"]["metaflow/triggers"])
+    assert rendered == [{"name": "metaflow.shop.test.x.SensorFlow.end", "type": "run"}]
+    assert [{"name": s.resolve("shop", "test.x"), "type": s.kind} for s in target.subscriptions] == rendered

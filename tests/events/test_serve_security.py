@@ -9,7 +9,8 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-from test_local_events import Server, project  # noqa: F401 - the fixture is used by name
+from serving import Server
+from test_local_events import project  # noqa: F401 - the fixture is used by name
 
 
 def raw(url, method="POST", body=b"{}", headers=None, host=None):
@@ -63,6 +64,18 @@ def test_bodies_and_json_are_bounded(srv):
     status, _, answer = raw(srv.url, body=json.dumps({"name": "a\x00b", "payload": {}}).encode())
     assert status == 400
     assert srv.proc.poll() is None
+
+
+def test_a_client_sending_an_oversized_body_gets_413_not_a_broken_pipe(srv):
+    # ArgoEvent.publish with a too-large payload must read why; the server drains
+    # (a bounded "lingering close") instead of resetting the connection mid-send.
+    statuses = set()
+    for _ in range(10):
+        try:
+            statuses.add(raw(srv.url, body=b"x" * (3 * 1024 * 1024))[0])
+        except OSError as e:
+            statuses.add(type(e).__name__)
+    assert statuses == {413}
 
 
 def test_half_open_sockets_do_not_block_and_time_out(srv):

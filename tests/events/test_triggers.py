@@ -42,8 +42,6 @@ def test_declarations_read_from_the_file(tmp_path):
 def test_declarations_it_cannot_evaluate_are_reported(tmp_path):
     found = triggers.read_triggers(flow_file(tmp_path, "@trigger(event=make_name())\n"), None)
     assert found.subscriptions == [] and "make_name()" in found.problem and "x.flow.py" in found.problem
-    found = triggers.read_triggers(flow_file(tmp_path, "@on_sensor_event\n"), None)
-    assert found.subscriptions == [] and "no [sensor] event_name" in found.problem
 
 
 def test_branch_carried_by_the_event_name():
@@ -138,3 +136,14 @@ def test_payload_keys_never_fold_into_run_options_or_test_mode(tmp_path):
     params = {k: v for k, v in env.items() if k.startswith("METAFLOW_RUN_")}
     # Argo's Sensor matches `hasKey payload "<lower-case parameter name>"` exactly.
     assert params == {"METAFLOW_RUN_BETA": "ok"}
+
+
+def test_on_sensor_event_without_an_event_name_waits_for_the_sensor_run_to_finish(tmp_path):
+    # publishing.on_sensor_event falls back to @trigger_on_finish(flow=sensor_flow) then.
+    found = triggers.read_triggers(flow_file(tmp_path, "@on_sensor_event\n"), None)
+    assert found.problem is None
+    assert found.subscriptions == [triggers.Subscription("SensorFlow", True, kind="run")]
+    found = triggers.read_triggers(flow_file(tmp_path, '@on_sensor_event(sensor_flow="Watcher")\n'), "")
+    assert [(s.name, s.kind) for s in found.subscriptions] == [("Watcher", "run")]
+    found = triggers.read_triggers(flow_file(tmp_path, "@on_sensor_event(sensor_flow=1)\n"), None)
+    assert found.subscriptions == [] and "sensor_flow must be a flow name" in found.problem

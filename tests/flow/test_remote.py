@@ -216,6 +216,9 @@ def test_observing_step_gets_its_sources_packages_under_pypi(sandbox, tmp_path, 
     project = write_project(
         tmp_path / "proj", 'project_name = "deps"\n[data]\n%s\n' % data, {"source.flow.py": SOURCE_SPY_FLOW}
     )
+    # Templates come only from the project's own sql/ (validated when the config is read).
+    (project / "sql").mkdir()
+    shutil.copy(REPO / "sql" / "sensor.sql", project / "sql" / "sensor.sql")
     # The versions are pyproject.toml's extras, not literals in a decorator.
     shown = sandbox.run_ok(["flows/source.flow.py", "--environment=pypi", "show"], cwd=project).stdout
     assert expected in shown

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import WebhookReceiver, run_id_of, sensor_project
@@ -238,3 +239,36 @@ def test_preview_lists_the_pending_items_and_history_counts_them(sandbox, tmp_pa
     assert [i["dedupe_key"] for i in payload_items(hook.events)] == [i["dedupe_key"] for i in before["items"][:2]]
     history = sandbox.run_ok([*cli, "history"], cwd=project, env=env).stdout
     assert "sent 2 items in 2 events of mfns.itemized." in history and "1 pending" in history
+
+
+def test_a_corrupt_or_deleted_manifest_costs_duplicates_never_a_loss(sandbox, tmp_path, hook):
+    project = sensor_project(tmp_path / "p", TOML)
+    items = Items(sandbox, project, hook.url)
+    items.run()
+    manifests = Path(sandbox.env["METAFLOW_DATASTORE_SYSROOT_LOCAL"], ".metaflow", "SensorFlow", "_flowproject")
+    (stored,) = (manifests / "manifests").iterdir()
+    stored.write_bytes(b"a.csv\0not a manifest\n")  # its digest no longer matches its name
+    (project / "watched" / "b.csv").write_text("b\n")
+    corrupt = items.run()
+    assert "does not match its digest; every item counts as new" in corrupt.stderr + corrupt.stdout
+    assert [(i["key"], i["change"]) for i in payload_items(hook.events[1:])] == [("a.csv", "added"), ("b.csv", "added")]
+    # Back to the listing of the damaged address: the manifest stored there is repaired,
+    # so the tick after it compares with it instead of publishing everything again.
+    (project / "watched" / "b.csv").unlink()
+    items.run()
+    (project / "watched" / "c.csv").write_text("c\n")
+    repaired = items.run()
+    assert "every item counts as new" not in repaired.stderr + repaired.stdout
+    assert [(i["key"], i["change"]) for i in payload_items(hook.events[3:])] == [
+        ("b.csv", "removed"),
+        ("c.csv", "added"),
+    ]
+
+    for path in (manifests / "manifests").iterdir():
+        path.unlink()
+    (project / "watched" / "d.csv").write_text("d\n")
+    gone = items.run()
+    assert "is missing; every item counts as new" in gone.stderr + gone.stdout
+    assert [i["key"] for i in payload_items(hook.events[5:])] == ["a.csv", "c.csv", "d.csv"]
+    items.run()
+    assert len(hook.events) == 8  # the state is whole again: nothing new, nothing sent

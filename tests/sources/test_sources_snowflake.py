@@ -20,6 +20,16 @@ from flowproject.sources import SnowflakeCredentialsError, SnowflakeError, SqlTe
 from flowproject.sources.snowflake import json_safe, query_tag
 from flowproject.sources.snowflake_connection import connection_kwargs, describe_error, session_parameters
 
+
+def with_sensor_sql(folder):
+    """Give a project folder its own sql/sensor.sql: templates come only from the project."""
+    import shutil
+
+    (folder / "sql").mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "sql" / "sensor.sql", folder / "sql" / "sensor.sql")
+    return folder
+
+
 DATABASE, SCHEMA = "FLOWDB", "SENSING"
 
 
@@ -343,6 +353,7 @@ def test_a_flow_step_observes_snowflake_in_its_own_process(sandbox, snow, fakesn
         % table,
         {"snowwatch.flow.py": SNOW_FLOW},
     )
+    with_sensor_sql(project)
     # A plain run: @snowflake adds no @pypi outside --environment=pypi, so this works.
     proc = sandbox.run_ok(["flows/snowwatch.flow.py", "run"], cwd=project, env=fakesnow_server)
     line = [line for line in proc.stdout.splitlines() if "OBSERVED " in line][-1]
@@ -403,7 +414,7 @@ def test_snowflake_decorator_adds_pypi_from_the_extra_only_in_a_pypi_environment
 def test_cli_check_json_snowflake(snow, tmp_path, capsys):
     table = snow.new_table()
     snow.execute("INSERT INTO %s VALUES (1, 9.99, '2024-02-03 04:05:06'), (2, 1.00, '2024-02-04 00:00:00')" % table)
-    cfg = tmp_path / "flowproject.toml"
+    cfg = with_sensor_sql(tmp_path) / "flowproject.toml"
     cfg.write_text(
         'project_name = "p"\n[data]\ntype = "snowflake"\ntemplate = "sensor"\nparams = { table = "%s" }\n' % table
     )
@@ -510,6 +521,7 @@ HUNG = 50
 
 def _observe_through(proxy, fakesnow_server, sandbox, timeout_seconds=2):
     env = dict(fakesnow_server, SNOWFLAKE_PORT=str(proxy.port), SNOWFLAKE_PASSWORD="snow-Secr3t-pw")
+    with_sensor_sql(sandbox.root)  # the process runs there, outside any project: ./sql
     return sandbox.run(["-c", OBSERVE_IN_A_PROCESS % (timeout_seconds, timeout_seconds + 2)], env=env, timeout=HUNG)
 
 

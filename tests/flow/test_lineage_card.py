@@ -1,0 +1,80 @@
+"""The lineage cards (``[sensor] card = true``): a triggered run's card shows its upstream
+chain as ``flowproject lineage --up --mermaid`` prints it, and the next sensor tick's card
+lists the runs the previous tick's event started. Read back with Metaflow's card API."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from conftest import REPO, run_id_of, sensor_project
+
+TOML = """
+project_name = "carded"
+[data]
+type = "local"
+path = "watched"
+[sensor]
+event_name = "watched_changed"
+card = true
+"""
+
+READ_CARDS = """
+import base64, re
+from metaflow.cards import get_cards
+namespace(None)
+
+def texts(task, card_id):
+    out = []
+    for card in get_cards(Step(task).task, id=card_id):
+        data = re.search(r'window.__MF_DATA__\\["[^"]+"\\] = "([^"]+)"', card.get()).group(1)
+        def walk(node):
+            if isinstance(node, dict):
+                for v in node.values():
+                    walk(v)
+            elif isinstance(node, str):
+                out.append(node)
+            elif isinstance(node, list):
+                for v in node:
+                    walk(v)
+        walk(json.loads(base64.b64decode(data)))
+    return out
+
+from metaflow.plugins.cards.exception import CardNotPresentException
+try:
+    sensor_end_cards = len(get_cards(Step("SensorFlow/%s/end").task))
+except CardNotPresentException:
+    sensor_end_cards = 0
+result = {"downstream": texts("DownstreamFlow/%s/end", "lineage"), "sensor": texts("SensorFlow/%s/start", "sensor"),
+          "sensor_end_cards": sensor_end_cards}
+"""
+
+
+def test_triggered_run_card_shows_its_chain_and_the_next_tick_lists_it(sandbox, webhook, tmp_path):
+    project = sensor_project(tmp_path / "proj", TOML)
+    # Metaflow's default layout, .metaflow beside the flows: its card writer looks for
+    # .metaflow from the working directory, while get_cards reads below the run's ds-root.
+    sandbox.env["METAFLOW_DATASTORE_SYSROOT_LOCAL"] = str(project)
+    shutil.copy(REPO / "flows" / "downstream.flow.py", project / "flows" / "downstream.flow.py")
+    hook = {"METAFLOW_ARGO_EVENTS_WEBHOOK_URL": webhook.url}
+    first = run_id_of(sandbox.run_ok(["flows/sensor.flow.py", "run"], cwd=project, env=hook))
+    # What Argo Workflows hands a triggered pod: the whole payload in an env var.
+    payload = webhook.events[0]["payload"]
+    trigger = {"METAFLOW_ARGO_EVENT_PAYLOAD_event_watched_changed": json.dumps(payload)}
+    down = run_id_of(sandbox.run_ok(["flows/downstream.flow.py", "run"], cwd=project, env=trigger))
+    second = run_id_of(sandbox.run_ok(["flows/sensor.flow.py", "run"], cwd=project, env=hook))
+    diagram = sandbox.run_ok(
+        ["-m", "flowproject.cli", "lineage", "DownstreamFlow/%s" % down, "--up", "--mermaid"], cwd=project
+    ).stdout.strip()
+    assert '["SensorFlow/%s"]' % first in diagram and "|published|" in diagram, diagram
+    got = sandbox.client(READ_CARDS % (second, down, second), cwd=project)
+    # The downstream card carries exactly what `lineage --mermaid` prints, and the edges.
+    block = "```mermaid\n%s\n```" % diagram
+    assert any(block in text for text in got["downstream"]), got["downstream"]
+    # The edge table: its cells are the edge's ends and kind.
+    assert {"SensorFlow/%s" % first, "published", "started", "DownstreamFlow/%s" % down} <= set(got["downstream"])
+    # The next tick's sensor card lists the run the previous tick's event started.
+    started = [t for t in got["sensor"] if "previous tick's event" in t]
+    assert len(started) == 1 and "DownstreamFlow/%s" % down in started[0], got["sensor"]
+    # The sensor keeps its own card only: no lineage card on its end step.
+    assert got["sensor_end_cards"] == 0
