@@ -70,17 +70,24 @@ def _naming(inputs: List[Entry], pathspec: str) -> List[Entry]:
     return [e for e in inputs if isinstance(e, dict) and e.get("pathspec") == pathspec]
 
 
-def consumers_of(store: Optional[StateStore], pathspec: str) -> List[Tuple[str, List[Entry]]]:
-    """Runs whose inputs name ``pathspec`` with those inputs: from the index, each verified."""
+def consumers_of(store: Optional[StateStore], pathspec: str, scan: bool = True) -> List[Tuple[str, List[Entry]]]:
+    """Runs whose inputs name ``pathspec`` with those inputs: from the index, each verified.
+
+    ``scan=False`` (a SensorFlow tick drawing its card) never reads the project's runs: an
+    index that cannot be trusted gives what it has, unwarned, or nothing.
+    """
     flow_name, run_id = pathspec.split("/")
     folder = "%s/%s/%s/used_by" % (flow_name, LINEAGE_PREFIX, run_id)
     _, why = _own_record(store, pathspec)
     names: Optional[List[str]] = None
-    if why is None:
+    if why is None or not scan:
         try:
-            names = store.list_names(folder)  # type: ignore[union-attr]
+            names = store.list_names(folder) if store is not None and store.supported else []
         except StateStoreError as e:
-            why = str(e)
+            if scan:
+                why = str(e)
+            else:
+                raise
     if names is None:
         _warn("%s: its index cannot be trusted; reading the project's runs instead (slower)" % why)
         return _scan(pathspec)

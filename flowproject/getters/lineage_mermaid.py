@@ -42,6 +42,6 @@ def runs_started_by(pathspec: str, store: Optional[StateStore] = None) -> List[s
     store = store or StateStore.configured()
     return [
         consumer
-        for consumer, entries in consumers_of(store, pathspec)
+        for consumer, entries in consumers_of(store, pathspec, scan=False)
         if any(e.get("kind") == "event" for e in entries)
     ]
