@@ -78,7 +78,7 @@ MEANINGS: Dict[str, Dict[str, str]] = {
         "dedupe_claim_seconds": "How long a consumer's claim on a `dedupe_key` blocks others before it expires.",
     },
     "launch": {
-        "environment": "Metaflow's `--environment` for every `./deploy` (`pypi`, `conda`, `fast-bakery`; "
+        "environment": "Metaflow's `--environment` for every `./deploy` (`pypi`, `conda`, `uv`, `fast-bakery`, or `local`, Metaflow's default; "
         "`./deploy --environment` overrides it): `@pypi`/`@conda` steps get their packages built. "
         "Not applied to local runs (see [Launch settings](../launch.md)).",
         "package_suffixes": "File endings added to Metaflow's own for the code package, in runs, Runner "

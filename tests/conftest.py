@@ -268,3 +268,20 @@ DOCS = REPO / "docs"
 def doc_text(page: str) -> str:
     """The text of a documentation page: ``README.md`` or a page of ``docs/`` (``"sensor.md"``)."""
     return (REPO / page if page == "README.md" else DOCS / page).read_text(encoding="utf-8")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    # A test's record_property("summary", line) (the config fuzz test's counts) printed at the
+    # end of the run: xdist ships user_properties from the workers, captured prints it drops.
+    lines = [
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for name, value in getattr(report, "user_properties", ())
+        if name == "summary"
+    ]
+    if lines:
+        terminalreporter.write_sep("-", "summaries")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -86,7 +86,7 @@ def add_deploy_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--environment",
         metavar="NAME",
-        help="Metaflow's --environment for this deploy (pypi, conda, fast-bakery); overrides [launch] environment",
+        help="Metaflow's --environment for this deploy (local, pypi, conda, uv, fast-bakery); overrides [launch] environment",
     )
     p.add_argument("files", nargs="*", metavar="FLOW_FILE", help="flow files (default: flows/**/*.flow.py)")
 

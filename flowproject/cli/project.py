@@ -18,6 +18,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
 def _cmd_new(args: argparse.Namespace) -> int:
     from ..project import scaffold
 
+    scaffold.check_new(args.name, args.dir)  # before looking at paths built from them
     test = scaffold.flow_test_path(args.name, args.dir)
     existed = test.exists()
     print("wrote %s" % _config.display_path(scaffold.new_flow(args.name, args.dir)))

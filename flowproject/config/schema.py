@@ -114,7 +114,9 @@ DEPLOY_FIELDS = {
 # scaffold's .env); `environment` applies to deploys and production runs only, since
 # fast-bakery/pypi/conda environments do not exist in a plain local run.
 LAUNCH_FIELDS = {
-    "environment": (one_of("pypi", "conda", "fast-bakery"), None),
+    # "local" is Metaflow's own default: `./deploy --environment local` renders a fast-bakery
+    # project on a machine without Outerbounds.
+    "environment": (one_of("local", "pypi", "conda", "uv", "fast-bakery"), None),
     "package_suffixes": (string_list, None),
     "datastore": (one_of("local", "s3", "azure", "gs"), None),
     "metadata": (one_of("local", "service"), None),

@@ -13,13 +13,16 @@ from .artifacts import (
     latest_successful_run,
     resolve_run_id,
 )
+from .cache import CacheFolderError, use_private_cache
 
 __all__ = [
     "PRODUCTION_BRANCH",
+    "CacheFolderError",
     "GetterError",
     "clear_cache",
     "client_cache_dir",
     "get_artifact",
     "latest_successful_run",
     "resolve_run_id",
+    "use_private_cache",
 ]

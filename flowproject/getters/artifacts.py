@@ -6,18 +6,20 @@ uses for its state), or from the run pinned in ``[getters.TrainFlow] run_id``. T
 caller's Client namespace is restored afterwards, whatever happens.
 
 There is deliberately no cache here: Metaflow's Client already keeps artifact blobs on
-disk (``METAFLOW_CLIENT_CACHE_PATH``). When the user has not chosen that folder we point
-it at a persistent per-user one instead of the shared ``/tmp/metaflow_client``.
+disk (``METAFLOW_CLIENT_CACHE_PATH``), which ``flowproject.getters.cache`` keeps private
+(mode 0700, the user's own) instead of the shared ``/tmp/metaflow_client``.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Tuple
 
 from ..errors import FlowprojectError
+from .cache import METAFLOW_DEFAULT_CACHE as METAFLOW_DEFAULT_CACHE  # kept importable from here
+from .cache import CacheFolderError, client_cache_dir, use_private_cache
+from .cache import default_cache_dir as default_cache_dir
 from .lineage import note_read
 from .read_branch import configured_branch, running_config
 from .runs import ANY_BRANCH, any_namespace
@@ -27,58 +29,24 @@ if TYPE_CHECKING:  # pragma: no cover
     from metaflow import Run
 
 PRODUCTION_BRANCH = "prod"
-METAFLOW_DEFAULT_CACHE = "/tmp/metaflow_client"
 
 
 class GetterError(FlowprojectError):
     headline = "Cannot read artifact"
 
 
-# -- the client cache ---------------------------------------------------------------------
-
-
-def default_cache_dir() -> Path:
-    """The persistent per-user folder flowproject gives Metaflow's Client cache."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "flowproject" / "metaflow_client"
-
-
-def client_cache_dir() -> Path:
-    """The Client cache folder in use: the user's choice, else ``default_cache_dir()``."""
-    from metaflow import metaflow_config
-
-    chosen = os.environ.get("METAFLOW_CLIENT_CACHE_PATH") or metaflow_config.CLIENT_CACHE_PATH
-    if chosen and chosen != METAFLOW_DEFAULT_CACHE:
-        return Path(chosen)
-    return default_cache_dir()
-
-
-def use_persistent_cache() -> Path:
-    """Point Metaflow's Client cache at ``client_cache_dir()`` and return it.
-
-    Metaflow reads the setting once, into module globals, so both are updated; the
-    environment variable carries it to subprocesses. Caches already created by the
-    Client before this call keep their folder.
-    """
-    from metaflow import metaflow_config
-    from metaflow.client import filecache
-
-    path = client_cache_dir()
-    if filecache.CLIENT_CACHE_PATH == str(path):
-        return path  # already in place: get_artifact calls this every time
-    path.mkdir(parents=True, exist_ok=True)
-    os.environ["METAFLOW_CLIENT_CACHE_PATH"] = str(path)
-    metaflow_config.CLIENT_CACHE_PATH = str(path)
-    filecache.CLIENT_CACHE_PATH = str(path)
-    return path
+# -- the client cache (private folder: flowproject.getters.cache) ------------------------
 
 
 def clear_cache() -> Tuple[Path, int]:
     """Delete the Client cache folder in use; returns it and the bytes freed."""
     path = client_cache_dir()
-    freed = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else 0
-    if path.is_dir():
-        shutil.rmtree(path)
+    try:
+        freed = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else 0
+        if path.is_dir():
+            shutil.rmtree(path)
+    except OSError as e:  # another user's folder (refused by use_private_cache) may not be ours to delete
+        raise CacheFolderError("cannot clear %s: %s" % (path, e.strerror or e)) from None
     return path, freed
 
 
@@ -274,7 +242,7 @@ def get_artifact(
         pin = config.get("getters", {}).get(flow_name)
         if pin and pin.get("run_id"):
             run_id, source = pin["run_id"], "flowproject.toml: getters.%s.run_id" % flow_name
-    use_persistent_cache()
+    use_private_cache()
     run = _resolve(flow_name, project, branch, None if run_id is None else str(run_id), tag=tag, source=source)
     with any_namespace():
         data = run.data

@@ -4,6 +4,8 @@
 user's comments, blank lines, key order and quoting survive, and only the pinned value
 changes (or a ``[getters.<Flow>]`` table is appended). The edited text is validated
 like any config before it replaces the file, so a pin can never leave a broken file.
+A CRLF file stays CRLF, a symlinked config stays a link (its target is edited), and pins
+of one file are serialized by a lock on its folder, so concurrent pins all land.
 
 ``check_pins`` is for CI: every pin must name a run that exists and succeeded.
 """
@@ -11,10 +13,13 @@ like any config before it replaces the file, so a pin can never leave a broken f
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import Iterator, List, Optional, Union
 
 from ..config import loader as _config
 from ..errors import ConfigError
@@ -31,11 +36,58 @@ class Pin:
     path: Path
 
 
+# How long a pin waits for another pin of the same file before giving up.
+LOCK_TIMEOUT_SECONDS = 60.0
+
+
 def _read(path: Path) -> str:
+    # Bytes, not read_text(): universal newlines would turn a CRLF file into LF.
     try:
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as e:
         raise ConfigError(_config.display_path(path), "(file)", "cannot be read: %s" % (e.strerror or e)) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _config.read_text(path)  # its one-line error names the byte and line
+
+
+def _keep_line_ends(old: str, new: str) -> str:
+    # tomlkit keeps the line ends it parsed but writes "\n" for what it adds (a new table).
+    crlf = old.count("\r\n")
+    if crlf and crlf == old.count("\n"):
+        return re.sub(r"(?<!\r)\n", "\r\n", new)
+    return new
+
+
+@contextmanager
+def _locked(target: Path, label: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``target``'s folder: the file itself is replaced by each
+    pin, so a lock on it would be held on a file no longer in place."""
+    import fcntl
+
+    try:
+        fd = os.open(str(target.parent), os.O_RDONLY)
+    except OSError as e:
+        raise ConfigError(label, "(file)", "cannot lock its folder: %s" % (e.strerror or e)) from None
+    try:
+        deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ConfigError(
+                        label,
+                        "(file)",
+                        "another flowproject pin has been editing it for %d s; try again when it ends"
+                        % LOCK_TIMEOUT_SECONDS,
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def set_pin_text(text: str, flow_name: str, run_id: str) -> str:
@@ -63,7 +115,7 @@ def _atomic_write(path: Path, text: str) -> None:
     # Same folder so os.replace is atomic; an interrupted pin leaves the old file intact.
     fd, tmp = tempfile.mkstemp(prefix=".%s." % path.name, dir=str(path.parent))
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
         os.chmod(tmp, path.stat().st_mode & 0o777)
         os.replace(tmp, path)
@@ -88,18 +140,25 @@ def pin_run(
     is no such run and ConfigError when the file is broken before or after the edit.
     """
     path = Path(path) if path is not None else _config.locate()
-    text = _read(path)
     label = _config.display_path(path)
-    config = _config.parse_text(text, label, path.resolve().parent)
-    if run_id is not None:
-        run = resolve_run_id(flow_name, run_id)
-    else:
-        run = latest_successful_run(flow_name, branch=branch or PRODUCTION_BRANCH, project=config["project_name"])
-    previous = config["getters"].get(flow_name, {}).get("run_id")
-    new_text = set_pin_text(text, flow_name, run.id)
-    _config.parse_text(new_text, label, path.resolve().parent)
-    if new_text != text:
-        _atomic_write(path, new_text)
+    # A symlinked config stays a link: the file it points to is the one edited.
+    target = Path(os.path.realpath(path))
+    with _locked(target, label):
+        # Read under the lock: a pin that waited sees the pin before it.
+        text = _read(target)
+        config = _config.parse_text(text, label, path.resolve().parent)
+        if run_id is not None:
+            run = resolve_run_id(flow_name, run_id)
+        else:
+            run = latest_successful_run(flow_name, branch=branch or PRODUCTION_BRANCH, project=config["project_name"])
+        previous = config["getters"].get(flow_name, {}).get("run_id")
+        new_text = _keep_line_ends(text, set_pin_text(text, flow_name, run.id))
+        _config.parse_text(new_text, label, path.resolve().parent)
+        if new_text != text:
+            try:
+                _atomic_write(target, new_text)
+            except OSError as e:  # a read-only folder or file system: the old file is intact
+                raise ConfigError(label, "(file)", "cannot be written: %s" % (e.strerror or e)) from None
     return Pin(flow_name, run.id, previous, path)
 
 

@@ -81,9 +81,16 @@ def record_successful_run(store: Optional[StateStore], flow_name: str, run_id: s
 
 @contextmanager
 def any_namespace() -> Iterator[None]:
-    """Search across namespaces, and give the caller back the namespace it had."""
+    """Search across namespaces, and give the caller back the namespace it had.
+
+    Every Client read flowproject makes is inside this block, so it also points Metaflow's
+    Client cache at a private folder first (``flowproject.getters.cache``).
+    """
     from metaflow import get_namespace, namespace
 
+    from .cache import use_private_cache
+
+    use_private_cache()
     previous = get_namespace()
     namespace(None)
     try:

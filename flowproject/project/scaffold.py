@@ -13,20 +13,14 @@ import os
 import re
 import stat
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import List, Optional, Tuple, Union
 
-from ..config.schema import PROJECT_NAME_RE
-from ..errors import FlowprojectError
-from . import install_spec
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+from ..config.schema import PROJECT_NAME_MAX, PROJECT_NAME_RE
+from . import guard, install_spec
+from .guard import ScaffoldError
 
 # What `init` writes: (template, path relative to the project folder or, for .github/, to
 # the git root, executable). GitHub reads workflows only from the repository root.
@@ -56,13 +50,6 @@ DATA_KEEP = "data/.gitkeep"
 FLOW_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 # Metaflow flow names appear in Argo object names, which Kubernetes caps at 253.
 MAX_FLOW_NAME = 100
-
-
-class ScaffoldError(FlowprojectError):
-    headline = "flowproject scaffold error"
-
-    def __str__(self) -> str:
-        return self.message
 
 
 @dataclass
@@ -107,10 +94,7 @@ def default_project_name(folder: Path) -> str:
     name = folder.name
     pyproject = folder / "pyproject.toml"
     if pyproject.is_file():
-        try:
-            name = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("name") or name
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            pass  # a broken pyproject is the user's to fix; the folder name still works
+        name = guard.pyproject_name(pyproject) or name
     cleaned = re.sub(r"[^a-z0-9_]+", "_", str(name).lower()).strip("_")
     return cleaned or "project"
 
@@ -123,12 +107,15 @@ def default_flowproject_spec() -> str:
 
 def _write_new(path: Path, text: str, executable: bool) -> bool:
     """Create ``path`` with ``text`` unless it exists; True when written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        # O_EXCL: a file that appeared since we looked is still never overwritten.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: a file that appeared since we looked is still never overwritten (nor a
+        # link followed: O_EXCL fails on any link, even a dangling one).
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
         return False
+    except OSError as e:  # EACCES, ENAMETOOLONG, ENOTDIR: one line, not a traceback
+        raise ScaffoldError(msg="cannot write %s: %s" % (guard.shown(str(path)), e.strerror or e)) from None
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
     if executable:
@@ -163,15 +150,13 @@ def init(
     ``project_name`` defaults to :func:`default_project_name`; ``flowproject_spec`` is
     the pip requirement the workflows install flowproject with.
     """
-    root = Path(directory).resolve()
-    if not root.is_dir():
-        raise ScaffoldError(msg="%s is not a folder" % directory)
+    root = guard.folder(directory, "init:")
     git_root = _git_root(root)
     name = project_name if project_name is not None else default_project_name(root)
-    if not PROJECT_NAME_RE.match(name):
-        raise ScaffoldError(
-            msg="--project-name: expected a Metaflow project name of lowercase letters, digits and _; got %r" % name
-        )
+    pyproject = root / "pyproject.toml"
+    named_by = "pyproject.toml" if guard.pyproject_name(pyproject) else "the folder's name"
+    what = "--project-name" if project_name is not None else "the project name from %s (pass --project-name)" % named_by
+    guard.check_name(name, PROJECT_NAME_RE, PROJECT_NAME_MAX, what, "a Metaflow project name of a-z, 0-9 and _")
     project_dir = root.relative_to(git_root).as_posix() or "."
     substitutions = {
         "@@PROJECT_NAME@@": name,
@@ -181,10 +166,15 @@ def init(
         "@@FLOWPROJECT_SPEC@@": flowproject_spec or default_flowproject_spec(),
     }
     report = InitReport(root)
+    if project_name is None and pyproject.is_file() and named_by != "pyproject.toml":
+        report.notices.append("notice   pyproject.toml has no [project] name string; named the project %s" % name)
     spec_notice = None if flowproject_spec else install_spec.install_spec().notice
-    report.notices += _set_foreign_deploy_aside(root, git_root)
     planned = [(t, root / dest, x) for t, dest, x in PROJECT_FILES]
     planned += [(t, git_root / dest, x) for t, dest, x in GITHUB_FILES]
+    # Every path init may touch, checked before anything is written or moved.
+    extra = [(root / p, root) for p in (DATA_KEEP, "deploy.scaffold")] + [(git_root / ".gitignore", git_root)]
+    guard.check_all([(d, root if d.is_relative_to(root) else git_root) for _, d, _ in planned] + extra, root)
+    report.notices += _set_foreign_deploy_aside(root, git_root)
     for template, dest, executable in planned:
         text = template_text(template)
         for placeholder, value in substitutions.items():
@@ -244,17 +234,25 @@ def new_flow(name: str, directory: Union[str, Path] = ".") -> Path:
 
     Refuses an invalid name or an existing file with a one-line ScaffoldError.
     """
-    if not FLOW_NAME_RE.match(name) or len(name) > MAX_FLOW_NAME or keyword.iskeyword(name):
-        raise ScaffoldError(
-            msg="invalid flow name %r: expected lowercase letters, digits and _, starting with a letter "
-            "(at most %d characters), like train_model" % (name, MAX_FLOW_NAME)
-        )
-    path = Path(directory).resolve() / "flows" / ("%s.flow.py" % name)
+    path = check_new(name, directory) / "flows" / ("%s.flow.py" % name)
     text = template_text(NEW_FLOW_TEMPLATE).replace("@@CLASS_NAME@@", flow_class_name(name))
     if not _write_new(path, text, False):
         raise ScaffoldError(msg="%s exists; flowproject new never overwrites a file" % os.path.relpath(path))
     write_flow_test(name, directory)
     return path
+
+
+def check_new(name: str, directory: Union[str, Path] = ".") -> Path:
+    """The resolved project folder, once ``name`` and the folder are fit for ``new``; a
+    one-line ScaffoldError for an invalid name, an unusable folder or a link leading out."""
+    if not FLOW_NAME_RE.fullmatch(name) or len(name) > MAX_FLOW_NAME or keyword.iskeyword(name):
+        raise ScaffoldError(
+            msg="invalid flow name %s: expected lowercase letters, digits and _, starting with a letter "
+            "(at most %d characters), like train_model" % (guard.shown(name), MAX_FLOW_NAME)
+        )
+    root = guard.folder(directory, "new --dir")
+    guard.check_all([(root / "flows" / ("%s.flow.py" % name), root), (flow_test_path(name, root), root)], root)
+    return root
 
 
 def flow_test_path(name: str, directory: Union[str, Path] = ".") -> Path:

@@ -396,5 +396,5 @@ def test_bad_launch_settings_are_one_line(sandbox, tmp_path):
     repo = git_project(tmp_path / "p", "feat/x", TOML + '[launch]\nenvironment = "docker"\n')
     proc = sandbox.run(["-m", "flowproject.cli", "deploy", "--dry-run"], cwd=repo)
     assert proc.returncode != 0
-    assert "launch.environment: expected one of pypi, conda, fast-bakery; got 'docker'" in proc.stderr
+    assert "launch.environment: expected one of local, pypi, conda, uv, fast-bakery; got 'docker'" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -42,7 +42,7 @@ def test_a_bad_environment_flag_is_one_line_before_any_flow_runs(sandbox, tmp_pa
     proc = sandbox.run(["-m", "flowproject.cli", "deploy", "--dry-run", "--environment", value], cwd=repo)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
-        "error: --environment: expected one of pypi, conda, fast-bakery; got %r" % value
+        "error: --environment: expected one of local, pypi, conda, uv, fast-bakery; got %r" % value
     )
     assert "Traceback" not in proc.stderr
     assert "argo-workflows" not in proc.stdout
@@ -65,7 +65,8 @@ def test_a_bad_key_in_a_flows_launch_table_is_one_line(sandbox, tmp_path):
     proc = sandbox.run(["-m", "flowproject.cli", "validate"], cwd=repo)
     assert proc.returncode != 0
     assert (
-        "flows.HelloFlow.launch.environment: expected one of pypi, conda, fast-bakery; got 'docker'" in proc.stderr
+        "flows.HelloFlow.launch.environment: expected one of local, pypi, conda, uv, fast-bakery; got 'docker'"
+        in proc.stderr
     ), proc.stderr
     assert "Traceback" not in proc.stderr
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -248,3 +249,78 @@ def test_docs_pin_example_is_valid_and_round_trips():
     added = set_pin_text(example, "ScoreFlow", "77")
     assert added == example + '\n[getters.ScoreFlow]\nrun_id = "77"\n'
     assert parse_text(added)["getters"]["ScoreFlow"] == {"run_id": "77"}
+
+
+# Pins started together: each process imports everything, then waits for the go file, so
+# the read-edit-write of every pin overlaps (without the lock, all but one are lost).
+RACER = """
+import os, sys, time
+from flowproject.cli.main import main
+import flowproject.getters.pins, metaflow.client
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.001)
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_pin_keeps_crlf_and_a_symlink_and_serializes_concurrent_pins(sandbox, project, tmp_path):
+    flows = ["ProducerFlow", "OtherFlow", "ThirdFlow"]
+    for name in flows[1:]:
+        (project / "flows" / ("%s.py" % name)).write_text(PRODUCER.replace("ProducerFlow", name))
+    runs = {
+        name: run_id_of(sandbox.run_ok([path, "run"], cwd=project))
+        for name, path in zip(flows, ["flows/producer.flow.py", "flows/OtherFlow.py", "flows/ThirdFlow.py"])
+    }
+    # The config lives elsewhere (a shared checkout); the project links to it. CRLF line ends.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    real = shared / "flowproject.toml"
+    real.write_bytes(TOML.replace("\n", "\r\n").encode())
+    link = project / "flowproject.toml"
+    link.unlink()
+    link.symlink_to(real)
+
+    proc = cli(sandbox, project, "pin", "ProducerFlow", "--run", runs["ProducerFlow"])
+    assert proc.returncode == 0, proc.stderr
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    after = real.read_bytes()
+    added = '\r\n[getters.ProducerFlow]\r\nrun_id = "%s"\r\n' % runs["ProducerFlow"]
+    assert after == (TOML.replace("\n", "\r\n") + added).encode()
+
+    # Re-pinning changes only the pinned line, and it keeps its CRLF.
+    proc = cli(sandbox, project, "pin", "ProducerFlow", "--run", runs["OtherFlow"])
+    assert proc.returncode != 0  # a run of another flow: refused, file untouched
+    assert real.read_bytes() == after
+    repinned = produce(sandbox, project, 7)
+    proc = cli(sandbox, project, "pin", "ProducerFlow", "--run", repinned)
+    assert proc.returncode == 0, proc.stderr
+    old_lines, new_lines = after.split(b"\r\n"), real.read_bytes().split(b"\r\n")
+    changed = [(a, b) for a, b in zip(old_lines, new_lines) if a != b]
+    assert len(old_lines) == len(new_lines) and changed == [
+        (b'run_id = "%s"' % runs["ProducerFlow"].encode(), b'run_id = "%s"' % repinned.encode())
+    ]
+
+    # Two pins at once, through the link: both land.
+    go = tmp_path / "go"
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(go), "pin", name, "--run", runs[name]],
+            cwd=project,
+            env=sandbox.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in flows[1:]
+    ]
+    time.sleep(3)  # every racer has imported and waits
+    go.touch()
+    for racer in racers:
+        out, err = racer.communicate(timeout=120)
+        assert racer.returncode == 0, err
+    text = real.read_bytes().decode()
+    for name in flows:
+        assert text.count("[getters.%s]" % name) == 1, text
+    assert '[getters.OtherFlow]\r\nrun_id = "%s"' % runs["OtherFlow"] in text
+    assert '[getters.ThirdFlow]\r\nrun_id = "%s"' % runs["ThirdFlow"] in text
+    assert link.is_symlink() and "\n" not in text.replace("\r\n", "")

@@ -164,10 +164,14 @@ def test_migrate_a_scaffold_repository(sandbox, tmp_path, render_env, s3_server)
     assert plan.returncode == 0, plan.stderr
     assert sorted(r["flow"] for r in json.loads(plan.stdout)) == ["ForecastFlow", "SensorFlow", "StarterFlow"]
 
-    # fast-bakery exists only on Outerbounds; rendering here uses Metaflow's own environment.
-    (repo / "flowproject.toml").write_text(toml.replace('environment = "fast-bakery"\n', ""))
+    # fast-bakery exists only on Outerbounds: a team renders here with Metaflow's own environment.
     rendered = tmp_path / "rendered"
-    proc = deploy(sandbox, repo, "--json", "--branch", "feat/migrate", "--only-json", str(rendered), env=render_env)
+    proc = deploy(
+        sandbox,
+        repo,
+        *("--json", "--branch", "feat/migrate", "--environment", "local", "--only-json", str(rendered)),
+        env=render_env,
+    )
     results = json.loads(proc.stdout)
     assert [r["status"] for r in results] == ["ok"] * 3, proc.stdout + proc.stderr
     template = (rendered / "ForecastFlow.json").read_text()

@@ -252,3 +252,124 @@ def test_provenance_flags_splice_into_argo_workflows_create(sandbox, tmp_path, s
     rendered = proc.stdout
     for tag in ("commit:%s" % sha, "git_branch:feat/by-hand", "git_dirty:false"):
         assert tag in rendered
+
+
+# -- init / new: odd names, odd folders, links out of the folder ------------------------------------
+
+
+def _tree(root: Path) -> dict:
+    """Every path under ``root`` (links not followed) with its bytes or link target and mode."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if ".git" in p.relative_to(root).parts[:1]:
+            continue
+        key = str(p.relative_to(root))
+        if p.is_symlink():
+            out[key] = ("link", str(p.readlink()))
+        elif p.is_file():
+            out[key] = (p.read_bytes(), p.stat().st_mode)
+        else:
+            out[key] = ("dir", p.stat().st_mode)
+    return out
+
+
+def _cli(monkeypatch, capsys, cwd: Path, *argv: str):
+    monkeypatch.chdir(cwd)
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_line_refusal(code, err, expected):
+    lines = err.splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+    assert expected in lines[0], lines[0]
+
+
+LONG = "a" * 200
+NAME_CASES = [
+    (["init", "--project-name", "p\n"], "--project-name: expected a Metaflow project name", "'p\\n'"),
+    (["init", "--project-name", LONG], "--project-name: expected", "(200 characters)"),
+    (["init", "b" * 300], "cannot be used: File name too long", "(300 characters)"),
+    (["new", "a\n"], "invalid flow name 'a\\n'", "at most 100 characters"),
+    (["new", LONG], "invalid flow name", "(200 characters)"),
+    (["new", "x", "--dir", "d" * 300], "new --dir", "cannot be used: File name too long"),
+]
+
+
+@pytest.mark.parametrize("argv, expected, also", NAME_CASES, ids=lambda v: repr(v)[:30])
+def test_odd_names_and_folders_are_one_line_and_write_nothing(tmp_path, monkeypatch, capsys, argv, expected, also):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    code, _, err = _cli(monkeypatch, capsys, repo, *argv)
+    _one_line_refusal(code, err, expected)
+    assert also in err
+    assert _tree(repo) == {}
+
+
+def test_default_names_from_a_long_folder_or_an_odd_pyproject(tmp_path, monkeypatch, capsys):
+    long = tmp_path / ("c" * 200)
+    long.mkdir()
+    git(long, "init", "-q")
+    code, _, err = _cli(monkeypatch, capsys, long, "init")
+    _one_line_refusal(code, err, "the project name from the folder's name (pass --project-name)")
+    assert "(200 characters)" in err and _tree(long) == {}
+
+    # `project` a string, `[project] name` a number: neither is a name; the folder's is used.
+    for pyproject in ('project = "x"\n', "[project]\nname = 5\n"):
+        repo = tmp_path / ("odd%d" % len(pyproject))
+        repo.mkdir()
+        git(repo, "init", "-q")
+        (repo / "pyproject.toml").write_text(pyproject)
+        code, out, err = _cli(monkeypatch, capsys, repo, "init")
+        assert code == 0 and err == "", err
+        assert "pyproject.toml has no [project] name string; named the project %s" % repo.name in out
+        assert 'project_name = "%s"' % repo.name in (repo / "flowproject.toml").read_text()
+
+
+# (what is a link, where it points, the one line expected); "OUT" is a folder beside the repo.
+LINK_CASES = [
+    ("flows", "OUT", "flows is a link to {out}, outside {repo}"),
+    ("tests", "OUT", "tests is a link to {out}, outside {repo}"),
+    (".github", "OUT", ".github is a link to {out}, outside {repo}"),
+    (".gitignore", "OUT/gitignore", ".gitignore is a link to {out}/gitignore, outside {repo}"),
+    ("deploy", "OUT/deploy", "deploy is a link to {out}/deploy, outside {repo}"),
+    ("data", "OUT", "data is a link to {out}, outside {repo}"),
+    ("flowproject.toml", "nowhere.toml", "flowproject.toml is a link to nowhere.toml, which does not exist"),
+    ("flows", "gone/flows", "flows is a link to gone/flows, which does not exist"),
+]
+
+
+@pytest.mark.parametrize("name, target, expected", LINK_CASES, ids=lambda v: str(v)[:20])
+def test_init_and_new_write_nothing_through_links_leaving_the_folder(
+    tmp_path, monkeypatch, capsys, name, target, expected
+):
+    repo, out = tmp_path / "repo", tmp_path / "out"
+    repo.mkdir()
+    out.mkdir()
+    (out / "gitignore").write_text("secret-notes\n")
+    (out / "deploy").write_text("#!/bin/sh\necho not flowproject\n")
+    (out / "deploy").chmod(0o755)
+    git(repo, "init", "-q")
+    (repo / name).symlink_to(target.replace("OUT", str(out)))
+    before_repo, before_out = _tree(repo), _tree(out)
+
+    code, _, err = _cli(monkeypatch, capsys, repo, "init")
+    _one_line_refusal(code, err, expected.format(out=out, repo=repo))
+    if name in ("flows", "tests"):
+        code, _, err = _cli(monkeypatch, capsys, repo, "new", "train")
+        _one_line_refusal(code, err, expected.format(out=out, repo=repo))
+    assert _tree(repo) == before_repo and _tree(out) == before_out
+
+
+def test_links_that_stay_inside_the_folder_are_followed(tmp_path, monkeypatch, capsys):
+    repo = tmp_path / "repo"
+    (repo / "src" / "flows").mkdir(parents=True)
+    git(repo, "init", "-q")
+    (repo / "flows").symlink_to("src/flows")
+    code, out, err = _cli(monkeypatch, capsys, repo, "init")
+    assert code == 0, err
+    code, out, err = _cli(monkeypatch, capsys, repo, "new", "train")
+    assert code == 0, err
+    assert sorted(p.name for p in (repo / "src" / "flows").iterdir()) == ["sensor.flow.py", "train.flow.py"]
