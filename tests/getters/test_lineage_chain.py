@@ -5,16 +5,11 @@
 from __future__ import annotations
 
 import json
-import queue
 import re
 import shutil
-import signal
-import subprocess
-import sys
-import threading
-import time
 
 from conftest import REPO, run_id_of, write_project
+from serving import Server
 
 TOML = """
 project_name = "chain"
@@ -87,42 +82,6 @@ if __name__ == "__main__":
 """
 
 
-class Serve:
-    """`flowproject events serve --port 0`, its output lines in a queue."""
-
-    def __init__(self, sandbox, root):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "flowproject.cli", "events", "serve", "--port", "0"],
-            cwd=str(root),
-            env=sandbox.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list = []
-        threading.Thread(target=lambda: [self.lines.put(x.rstrip("\n")) for x in self.proc.stdout], daemon=True).start()
-        self.url = re.search(r"(http://\S+)", self.wait_for(r"^serving http://")).group(1)
-
-    def wait_for(self, pattern, timeout=240):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.5)
-            except queue.Empty:
-                assert self.proc.poll() is None, "events serve exited:\n%s" % "\n".join(self.seen)
-                continue
-            self.seen.append(line)
-            if re.search(pattern, line):
-                return line
-        raise AssertionError("no line matching %r in:\n%s" % (pattern, "\n".join(self.seen)))
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(timeout=180)
-
-
 def test_sensor_chain_up_and_down(sandbox, metadata, tmp_path):
     flows = {"producer.flow.py": PRODUCER, "consumer.flow.py": CONSUMER, "final.flow.py": FINAL}
     root = write_project(tmp_path / "proj", TOML, flows)
@@ -130,7 +89,7 @@ def test_sensor_chain_up_and_down(sandbox, metadata, tmp_path):
     (root / "watched").mkdir()
     (root / "watched" / "a.csv").write_text("1,2,3\n")
     producer = "ProducerFlow/%s" % run_id_of(sandbox.run_ok([root / "flows" / "producer.flow.py", "run"], cwd=root))
-    server = Serve(sandbox, root)
+    server = Server(sandbox, root)
     try:
         env = {"METAFLOW_ARGO_EVENTS_WEBHOOK_URL": server.url}
         sensor = "SensorFlow/%s" % run_id_of(
