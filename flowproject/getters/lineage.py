@@ -44,6 +44,31 @@ def note_read(pathspec: str, artifact: Optional[str], how: str, branch: Optional
     _READS.append(entry)
 
 
+def note_observation(data: Dict[str, Any], fingerprint: Optional[str], summary: Optional[str]) -> None:
+    """Remember that this process observed the ``[data]`` table ``data`` (a sensor tick):
+    the start of every chain, shown upward as an ``observation`` node."""
+    _READS.append(
+        {
+            "kind": "observation",
+            "source": source_label(data),
+            "check_mode": data.get("check_mode"),
+            "fingerprint": fingerprint,
+            "summary": summary,
+            "observed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+    )
+
+
+def source_label(data: Dict[str, Any]) -> str:
+    """``local:<path>``, ``s3://<bucket>/<key>`` or ``snowflake:<template>``: where a source looks."""
+    kind = data.get("type", "local")
+    if kind == "s3":
+        return "s3://%s/%s" % (data.get("bucket"), data.get("key") or "")
+    if kind == "snowflake":
+        return "snowflake:%s" % data.get("template")
+    return "%s:%s" % (kind, data.get("path"))
+
+
 def trigger_inputs() -> List[Dict[str, Any]]:
     """The events and finished run in ``current.trigger``, as input entries."""
     from metaflow import current
@@ -53,6 +78,8 @@ def trigger_inputs() -> List[Dict[str, Any]]:
         return []
     out: List[Dict[str, Any]] = []
     for event in getattr(trig, "events", None) or []:
+        if getattr(event, "type", None) == "run":
+            continue  # a finished run (@trigger_on_finish): recorded from trig.runs below
         payload = _payload_of(event.name)
         entry = {"kind": "event", "name": event.name, "id": getattr(event, "id", None)}
         if isinstance(payload, dict):
@@ -85,6 +112,7 @@ def merge(*groups: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
                     and e.get("pathspec") == entry.get("pathspec")
                     and e.get("name") == entry.get("name")
                     and e.get("how") == entry.get("how")
+                    and e.get("fingerprint") == entry.get("fingerprint")
                 ),
                 None,
             )
@@ -97,8 +125,16 @@ def merge(*groups: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return out
 
 
-def write_records(store: Optional[StateStore], pathspec: str, inputs: List[Dict[str, Any]]) -> None:
-    """The downward entries under each input run, then this run's own record."""
+def write_records(
+    store: Optional[StateStore], pathspec: str, inputs: List[Dict[str, Any]], resumed_from: Optional[str] = None
+) -> None:
+    """The downward entries under each input run, then this run's own record.
+
+    A ``resume``d run (``resumed_from``, the origin run's pathspec) records the inputs of
+    the steps it cloned (their ``lineage_inputs`` artifacts) merged with those of the
+    steps it ran again: the origin's inputs once, and the origin itself is no input. The
+    origin, failed, wrote no record and no entry, so each upstream lists only the resumed run.
+    """
     if store is None or not store.supported:
         return
     flow_name, run_id = pathspec.split("/")
@@ -108,7 +144,10 @@ def write_records(store: Optional[StateStore], pathspec: str, inputs: List[Dict[
             if upstream and upstream.count("/") == 1:
                 up_flow, up_id = upstream.split("/")
                 store.write_json(used_by_key(up_flow, up_id, pathspec), {"run": pathspec, "kind": entry["kind"]})
-        store.write_json(run_key(flow_name, run_id), {"run": pathspec, "inputs": inputs, "ended_at": time.time()})
+        record: Dict[str, Any] = {"run": pathspec, "inputs": inputs, "ended_at": time.time()}
+        if resumed_from:
+            record["resumed_from"] = resumed_from
+        store.write_json(run_key(flow_name, run_id), record)
     except StateStoreError as e:
         warn("%s (the run is not affected; lineage falls back to the run's %s artifact)" % (e, ARTIFACT))
 
@@ -139,7 +178,13 @@ def _classes():
             merged = merge(previous, trigger_inputs(), _READS)
             setattr(flow, ARTIFACT, merged)
             if self.is_end:
-                write_records(StateStore.for_run(flow), "%s/%s" % (current.flow_name, current.run_id), merged)
+                origin = current.get("origin_run_id")
+                write_records(
+                    StateStore.for_run(flow),
+                    "%s/%s" % (current.flow_name, current.run_id),
+                    merged,
+                    resumed_from="%s/%s" % (current.flow_name, origin) if origin else None,
+                )
             return exception, None
 
     class record_lineage_and_index(record_lineage):

@@ -18,7 +18,7 @@ import fcntl
 import json
 import os
 import uuid
-from typing import Any, Callable, Dict, Iterator, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from ..errors import FlowprojectError, warn
 
@@ -96,6 +96,28 @@ class StateStore:
     def create_bytes(self, key: str, body: bytes) -> bool:
         """Write ``body`` only if ``key`` is absent (content-addressed blobs); False if it exists."""
         return self._write(key, body, exclusive=True)
+
+    def list_names(self, folder: str) -> List[str]:
+        """The names of the records directly below ``folder`` (sorted; none when absent)."""
+        if self.ds_type == "local":
+            path = self._local_path(folder)
+            try:
+                return sorted(n for n in os.listdir(path) if not n.endswith((".tmp", ".lock")))
+            except FileNotFoundError:
+                return []
+            except OSError as e:
+                raise StateStoreError("cannot list %s: %s" % (self.uri(folder), e.strerror)) from None
+        if self.ds_type == "s3":
+            client, error = self._s3_client()
+            bucket, prefix = self._s3_location(folder)
+            names: List[str] = []
+            try:
+                for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+                    names.extend(o["Key"][len(prefix) + 1 :] for o in page.get("Contents", []))
+            except error as e:
+                raise StateStoreError("cannot list %s: %s" % (self.uri(folder), _s3_code(e))) from None
+            return sorted(n for n in names if "/" not in n)
+        raise StateStoreError("the %s datastore is not supported for %s" % (self.ds_type, self.uri(folder)))
 
     @contextlib.contextmanager
     def locked(self, key: str) -> Iterator[None]:

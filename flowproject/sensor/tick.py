@@ -14,6 +14,7 @@ import datetime
 from typing import Any, Optional
 
 from ..errors import warn
+from ..getters import lineage as _lineage
 from ..getters.runs import any_namespace
 from ..getters.store import StateStore, StateStoreError
 from . import lease
@@ -148,6 +149,7 @@ def start(flow: Any) -> None:
             )
             flow.outcome = CHANGED if flow.changed else NO_CHANGE
             flow.outcome_reason = None
+            _lineage.note_observation(flowconfig.data.to_dict(), flow.fingerprint, flow.summary)
             return
         decision = decide(
             flow.query(),
@@ -165,6 +167,8 @@ def start(flow: Any) -> None:
         setattr(flow, name, value)
     flow.outcome = CHANGED if decision.changed else NO_CHANGE
     flow.outcome_reason = None
+    # The data observation that starts every chain (flowproject lineage --up).
+    _lineage.note_observation(flowconfig.data.to_dict(), decision.fingerprint, decision.summary)
     print("%s; changed=%s; previous=%s" % (decision.summary, decision.changed, decision.previous_run))
 
 
