@@ -73,9 +73,10 @@ def spill(env: Mapping[str, str], folder: Path) -> Dict[str, str]:
     out = dict(env)
     for key, raw in env.items():
         if key.startswith(PAYLOAD_ENV_PREFIX) and raw not in ("", "null") and not raw.startswith(FILE_MARK):
-            path = (folder / (key[len(PAYLOAD_ENV_PREFIX) :] + ".json")).resolve()
+            path = folder.resolve() / (key[len(PAYLOAD_ENV_PREFIX) :] + ".json")
             # Owner-only: a payload may carry what the publisher did not mean for other users.
-            fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            # No following a link planted at the name: the payload goes where we say.
+            fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(raw)
             out[key] = FILE_MARK + str(path)
