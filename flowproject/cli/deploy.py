@@ -8,6 +8,7 @@ import json
 from ..config import loader as _config
 from ..deploy import branches as _branches
 from ..deploy import commands as _deploy
+from ..deploy import tags as _tags
 
 
 def _cmd_branch(args: argparse.Namespace) -> int:
@@ -49,7 +50,7 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def _cmd_provenance(args: argparse.Namespace) -> int:
-    tags = _deploy.project_provenance_tags(args.branch)
+    tags = _tags.project_provenance_tags(args.branch)
     if args.flags:
         print(" ".join("--tag %s" % tag for tag in tags))
     else:

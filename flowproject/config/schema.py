@@ -7,15 +7,13 @@ problem is a :class:`ConfigError` whose text is one line: file, key path, expect
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
-from ..errors import ConfigError, warn
+from ..errors import warn
 from .fields import (
-    REQUIRED,
     boolean,
     branch_list,
     cron,
@@ -34,6 +32,8 @@ from .fields import (
     string_list,
 )
 from .getter_fields import GETTER_FIELDS, GETTERS_FIELDS, validate_getters  # noqa: F401 (re-exported)
+from .scaffold_keys import SCAFFOLD_DEFAULT_TEMPLATE, scaffold_data
+from .validator import _did_you_mean, _show, _Validator  # noqa: F401 (re-exported)
 
 # The label used in errors when no file is known.
 CONFIG_FILENAME = "flowproject.toml"
@@ -126,54 +126,9 @@ TOP_LEVEL = ("project_name", "data", "sensor", "deploy", "getters", "launch", "f
 LEGACY_DATA_TABLE = "data_kwargs"
 # Which [data] keys each source needs beyond the defaults.
 REQUIRED_BY_TYPE = {"local": ("path",), "s3": ("bucket", "key"), "snowflake": ("template",)}
-# The Outerbounds scaffold's names and defaults, accepted so its own file validates.
-SCAFFOLD_RENAMED_DATA = {"storage_type": "type"}
-SCAFFOLD_PLACEHOLDERS = ("...", "\u2026")
-SCAFFOLD_DEFAULT_TEMPLATE = "sensor"
 
 
 # -- validation -------------------------------------------------------------------------
-
-
-def _did_you_mean(key: str, known: List[str]) -> str:
-    close = difflib.get_close_matches(key, known, n=1)
-    return " (did you mean '%s'?)" % close[0] if close else ""
-
-
-class _Validator:
-    def __init__(self, label: str) -> None:
-        self.label = label
-
-    def fail(self, key: str, expected: str, value: Any = REQUIRED) -> None:
-        if value is REQUIRED:
-            raise ConfigError(self.label, key, expected)
-        raise ConfigError(self.label, key, "%s; got %s" % (expected, _show(value)))
-
-    def table(self, raw: Any, prefix: str, fields: Mapping[str, tuple]) -> Dict[str, Any]:
-        if not isinstance(raw, dict):
-            self.fail(prefix, "expected a table", raw)
-        out = {}
-        for key in raw:
-            if key not in fields:
-                self.fail(
-                    "%s.%s" % (prefix, key),
-                    "unknown key%s; known keys: %s" % (_did_you_mean(key, list(fields)), ", ".join(fields)),
-                )
-        for key, (check, default) in fields.items():
-            path = "%s.%s" % (prefix, key)
-            # JSON null (how a resolved config writes "unset") counts as absent, and so
-            # does "" in an optional key (the Outerbounds scaffold writes event_name = "").
-            # Only where "" means something (data.key: the whole bucket) is it kept.
-            value = raw.get(key)
-            if value == "" and default is not REQUIRED and check is not string:
-                value = None
-            if value is not None:
-                out[key] = check(value, lambda exp, p=path, v=value: self.fail(p, exp, v))
-            elif default is REQUIRED:
-                self.fail(path, "required key is missing")
-            else:
-                out[key] = list(default) if isinstance(default, list) else default
-        return out
 
 
 def _split_bucket_url(v: _Validator, bucket: str, key: Optional[str]) -> tuple[str, Optional[str]]:
@@ -213,32 +168,6 @@ def _local_path(v: _Validator, value: str) -> Path:
         # "~name" for a user this machine does not know (Path raises, naming no key).
         v.fail("data.path", "expected ~ or ~user of a user on this machine", value)
         raise  # unreachable: fail raises
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    # Keep the error on one readable line even for a big or multi-line value.
-    text = text.replace("\n", "\\n")
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _scaffold_data(raw: Any, label: str) -> Any:
-    """[data] with the scaffold's renamed keys renamed and its placeholders dropped, one
-    warning line each."""
-    if not isinstance(raw, dict):
-        return raw
-    raw = dict(raw)
-    for old, new in SCAFFOLD_RENAMED_DATA.items():
-        if old in raw:
-            if new in raw:
-                raise ConfigError(label, "data.%s" % old, "also set as data.%s; keep only data.%s" % (new, new))
-            raw[new] = raw.pop(old)
-            warn("%s: data.%s is deprecated; call it data.%s (flowproject migrate does)" % (label, old, new))
-    for key in ("role", "integration"):
-        if isinstance(raw.get(key), str) and raw[key].strip() in SCAFFOLD_PLACEHOLDERS:
-            warn("%s: data.%s = %r is the scaffold's placeholder; treated as unset" % (label, key, raw[key]))
-            del raw[key]
-    return raw
 
 
 def _items_rules(v: _Validator, data: Dict[str, Any], sensor: Dict[str, Any]) -> Dict[str, Any]:
@@ -304,7 +233,7 @@ def validate(raw: Mapping[str, Any], label: str = CONFIG_FILENAME, base_dir: Opt
             % (PROJECT_NAME_MAX, len(project_name)),
         )
 
-    raw_data = _scaffold_data(raw.get("data", {}), label)
+    raw_data = scaffold_data(raw.get("data", {}), label)
     data = v.table(raw_data, "data", DATA_FIELDS)
     if data["type"] == "snowflake" and data["template"] is None:
         data["template"] = SCAFFOLD_DEFAULT_TEMPLATE

@@ -26,11 +26,11 @@ from ..config import flows as _flowoptions
 from ..config import loader as _config
 from ..config.discovery import FlowTarget, discover
 from ..errors import FlowprojectError
-from ..flow import provenance as _provenance
 from . import settings as _settings
 from . import teardown as _teardown
 from .branches import BranchDecision, decide
-from .report import Result, describe, markdown_table, summary_table, with_file
+from .report import Result, describe, error_line, markdown_table, summary_table, with_file
+from .tags import provenance_tags
 
 DEFAULT_JOBS = 4
 # How much of a failed flow's stderr is repeated after the summary: enough for the
@@ -45,30 +45,7 @@ class DeployError(FlowprojectError):
         return self.message
 
 
-def project_provenance_tags(branch: Optional[str] = None, start: Optional[str] = None) -> List[str]:
-    """The tags ``./deploy`` would pass for the project found from ``start`` (the cwd).
-
-    ``flowproject provenance``: for deploying by hand (``argo-workflows create --tag``,
-    ``Deployer(...).argo_workflows().create(tags=...)``) with the same provenance.
-    """
-    config_path = _config.locate(start, hint="run it in the project")
-    cfg = _config.load(config_path)
-    decision = decide(branch, production_branches=cfg["deploy"]["production_branches"], cwd=str(config_path.parent))
-    return provenance_tags(config_path.parent, decision)
-
-
 # -- commands -------------------------------------------------------------------------------
-
-
-def provenance_tags(root: Path, decision: BranchDecision) -> List[str]:
-    """The git provenance tags every deployed run carries (none outside git).
-
-    The branch is the one the deploy decided on: a CI checkout is often a detached HEAD.
-    """
-    info = _provenance.git_info(root)
-    if info is None:
-        return []
-    return _provenance.tags_for(dict(info, branch=decision.git_branch))
 
 
 def build_command(
@@ -95,25 +72,6 @@ def build_command(
     return cmd
 
 
-# How many lines after Metaflow's "<headline>:" line can belong to its message.
-MESSAGE_LINES = 6
-
-
-def _error_line(stderr: str) -> str:
-    # Python ends with the exception line of its traceback. Metaflow ends with
-    # "<headline>:" and the message, often over several lines whose last one is a mere
-    # tail ("... or equivalent through your favorite Python package manager."): the row
-    # shows the whole message on one line.
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    if not lines:
-        return "failed with no output"
-    if not any(line.startswith("Traceback (most recent call last)") for line in lines):
-        for i in range(len(lines) - 2, max(len(lines) - 2 - MESSAGE_LINES, -1), -1):
-            if lines[i].endswith(":"):
-                return " ".join(lines[i + 1 :])[:300]
-    return lines[-1][:300]
-
-
 def _run_one(
     target: FlowTarget,
     command: List[str],
@@ -131,7 +89,7 @@ def _run_one(
     )
     seconds = round(time.monotonic() - started, 2)
     if proc.returncode != 0:
-        error = "exit %d: %s" % (proc.returncode, _error_line(proc.stderr))
+        error = "exit %d: %s" % (proc.returncode, error_line(proc.stderr))
         return Result(target.flow, file, command, "failed", seconds, error, proc.stderr)
     if json_dir is not None:
         # With --only-json Metaflow prints the WorkflowTemplate alone on stdout (its

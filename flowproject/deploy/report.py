@@ -69,3 +69,23 @@ def describe(decision: BranchDecision) -> str:
         where,
         decision.namespace,
     )
+
+
+# How many lines after Metaflow's "<headline>:" line can belong to its message.
+MESSAGE_LINES = 6
+
+
+def error_line(stderr: str) -> str:
+    """The one line of a failed command's stderr that says what went wrong."""
+    # Python ends with the exception line of its traceback. Metaflow ends with
+    # "<headline>:" and the message, often over several lines whose last one is a mere
+    # tail ("... or equivalent through your favorite Python package manager."): the row
+    # shows the whole message on one line.
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    if not lines:
+        return "failed with no output"
+    if not any(line.startswith("Traceback (most recent call last)") for line in lines):
+        for i in range(len(lines) - 2, max(len(lines) - 2 - MESSAGE_LINES, -1), -1):
+            if lines[i].endswith(":"):
+                return " ".join(lines[i + 1 :])[:300]
+    return lines[-1][:300]
