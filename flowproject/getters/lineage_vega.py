@@ -5,7 +5,7 @@ only code (the viewer renders Markdown without Mermaid).
 Layered, left to right: a node's column is its distance from the root run along the
 longest chain of edges (upstream negative, downstream positive), so every edge points
 right even when a run is both read directly and reached through an event; a node's row
-is its place in its column, ordered by where its neighbours nearer the root sit, which
+follows its neighbours nearer the root (their mean row, one row apart at least), which
 keeps a chain straight and a fan-in around the run it feeds.
 """
 
@@ -23,6 +23,19 @@ KINDS = ["run", "event", "observation"]
 SHAPES = ["square", "diamond", "circle"]
 COLORS = ["#4c78a8", "#f58518", "#54a24b"]
 _LAYOUT = ("col", "row", "label", "is_root")
+# The tooltip's order: what a node is first, then what it saw; any other field after, by name.
+_FIELDS = [
+    "id",
+    "kind",
+    "pathspec",
+    "name",
+    "event_id",
+    "source",
+    "check_mode",
+    "summary",
+    "fingerprint",
+    "observed_at",
+]
 
 
 def _longest(start: str, nxt: Dict[str, List[str]], bound: int) -> Dict[str, int]:
@@ -43,7 +56,7 @@ def _longest(start: str, nxt: Dict[str, List[str]], bound: int) -> Dict[str, int
 
 
 def layout(g: Dict[str, Any]) -> Dict[str, Tuple[int, float]]:
-    """``{node id: (column, row)}``: column 0 is ``g["root"]``, rows centred on 0."""
+    """``{node id: (column, row)}``: ``g["root"]`` at (0, 0)."""
     ids = [n["id"] for n in g["nodes"]]
     known = set(ids)
     out: Dict[str, List[str]] = {}
@@ -71,9 +84,16 @@ def layout(g: Dict[str, Any]) -> Dict[str, Tuple[int, float]]:
             near = [row[m] for m in out.get(n, []) + inn.get(n, []) if m in row]
             return sum(near) / len(near) if near else 0.0
 
-        members.sort(key=lambda n: (pull(n), KINDS.index(kind[n]) if kind[n] in KINDS else 3, label[n]))
-        for i, n in enumerate(members):
-            row[n] = i - (len(members) - 1) / 2
+        wanted = {n: pull(n) for n in members}
+        members.sort(key=lambda n: (wanted[n], KINDS.index(kind[n]) if kind[n] in KINDS else 3, label[n]))
+        # Each where its neighbours pull it, one row apart at least, the column then moved
+        # as a whole to sit where it was pulled on average.
+        placed: List[float] = []
+        for n in members:
+            placed.append(wanted[n] if not placed else max(wanted[n], placed[-1] + 1))
+        shift = sum(wanted.values()) / len(members) - sum(placed) / len(members)
+        for n, r in zip(members, placed):
+            row[n] = r + shift
     return {n: (col[n], row[n]) for n in ids}
 
 
@@ -95,10 +115,11 @@ def vega_lite(g: Dict[str, Any], title: Optional[str] = None) -> Dict[str, Any]:
     their kind, tooltips with every field of a node. Pure: the data is inline."""
     pos = layout(g)
     nodes = []
-    fields: List[str] = []
-    for n in g["nodes"]:
-        shown = {k: v for k, v in n.items() if v is not None and k not in _LAYOUT}
-        fields += [k for k in shown if k not in fields]
+    shown_all = [{k: v for k, v in n.items() if v is not None and k not in _LAYOUT} for n in g["nodes"]]
+    fields = sorted(
+        {k for shown in shown_all for k in shown}, key=lambda k: (_FIELDS.index(k) if k in _FIELDS else len(_FIELDS), k)
+    )
+    for n, shown in zip(g["nodes"], shown_all):
         c, r = pos[n["id"]]
         nodes.append(dict(shown, col=c, row=r, label=label_of(n), is_root=n["id"] == g["root"]))
     edges = []
@@ -182,7 +203,7 @@ def vega_lite(g: Dict[str, Any], title: Optional[str] = None) -> Dict[str, Any]:
         "$schema": SCHEMA,
         "description": "Lineage of %s" % g["root"],
         "width": COLUMN_PX * (max(cols) - min(cols) + 1),
-        "height": ROW_PX * (int(max(rows) - min(rows)) + 1),
+        "height": round(ROW_PX * (max(rows) - min(rows) + 1)),
         "datasets": {"nodes": nodes, "edges": edges},
         "layer": layers,
         "config": {"view": {"stroke": None}},
