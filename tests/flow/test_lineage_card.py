@@ -92,6 +92,16 @@ def test_triggered_run_card_shows_its_chain_and_the_next_tick_lists_it(sandbox, 
     assert any(block in text for text in got["downstream"]), got["downstream"]
     # The edge table: its cells are the edge's ends and kind.
     assert {"SensorFlow/%s" % first, "published", "started", "DownstreamFlow/%s" % down} <= set(got["downstream"])
+    # The next tick's sensor card draws the previous tick's event and the run it started.
+    [sensor_chart] = [t["vega"]["spec"] for t in got["sensor"] if isinstance(t, dict)]
+    assert_valid_vega_lite(sensor_chart)
+    sensor_edges = {(e["from"], e["kind"]) for e in sensor_chart["datasets"]["edges"]}
+    assert ("SensorFlow/%s" % first, "published") in sensor_edges and len(sensor_edges) == 2, sensor_edges
+    assert {n["label"] for n in sensor_chart["datasets"]["nodes"] if n["kind"] == "run"} == {
+        "SensorFlow/%s" % first,
+        "DownstreamFlow/%s" % down,
+    }
+    got["sensor"] = [t for t in got["sensor"] if isinstance(t, str)]
     # The next tick's sensor card lists the run the previous tick's event started.
     started = [t for t in got["sensor"] if "previous tick's event" in t]
     assert len(started) == 1 and "DownstreamFlow/%s" % down in started[0], got["sensor"]
