@@ -123,9 +123,15 @@ def vega_lite(g: Dict[str, Any], title: Optional[str] = None) -> Dict[str, Any]:
         c, r = pos[n["id"]]
         nodes.append(dict(shown, col=c, row=r, label=label_of(n), is_root=n["id"] == g["root"]))
     edges = []
+    # Two edges between the same nodes (a run that started another and was read by it) share
+    # one line: the first carries both kinds as its label, so the labels do not overprint.
+    kinds: Dict[Tuple[str, str], List[str]] = {}
+    for e in g["edges"]:
+        kinds.setdefault((e["from"], e["to"]), []).append(e["kind"])
     for e in g["edges"]:
         if e["from"] not in pos or e["to"] not in pos:
             continue
+        pair = kinds.pop((e["from"], e["to"]), None)
         (c1, r1), (c2, r2) = pos[e["from"]], pos[e["to"]]
         # The arrowhead's turn on screen (rows grow downward, Vega turns clockwise).
         angle = math.degrees(math.atan2((r2 - r1) * ROW_PX, (c2 - c1) * COLUMN_PX))
@@ -141,6 +147,7 @@ def vega_lite(g: Dict[str, Any], title: Optional[str] = None) -> Dict[str, Any]:
                 "mcol": (c1 + c2) / 2,
                 "mrow": (r1 + r2) / 2,
                 "angle": round(angle, 2),
+                "label": ", ".join(pair) if pair else "",
             }
         )
     cols = [c for c, _ in pos.values()] or [0]
@@ -174,7 +181,7 @@ def vega_lite(g: Dict[str, Any], title: Optional[str] = None) -> Dict[str, Any]:
         {
             "data": {"name": "edges"},
             "mark": {"type": "text", "dy": -10, "fontSize": 10, "color": "#555"},
-            "encoding": dict(at("mcol", "mrow"), text={"field": "kind", "type": "nominal"}, tooltip=edge_tip),
+            "encoding": dict(at("mcol", "mrow"), text={"field": "label", "type": "nominal"}, tooltip=edge_tip),
         },
         {
             "data": {"name": "nodes"},

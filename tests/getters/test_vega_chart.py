@@ -107,7 +107,13 @@ def test_the_spec_is_vega_lite_with_labels_shapes_edges_and_full_tooltips():
     # The producer sits above or below the root: its arrowhead turns toward it.
     assert (read["angle"] > 0) == (read["row"] < read["row2"]) and read["angle"] != 0
     labels = [lay for lay in spec["layer"] if lay["data"]["name"] == "edges" and lay["mark"]["type"] == "text"]
-    assert labels[0]["encoding"]["text"]["field"] == "kind"
+    assert labels[0]["encoding"]["text"]["field"] == "label" and read["label"] == "read"
+
+
+def test_two_edges_between_the_same_runs_share_one_label():
+    g = graph("C/3", [run("C/3"), run("X/1")], [("X/1", "C/3", "started"), ("X/1", "C/3", "read")])
+    edges = vega_lite(g)["datasets"]["edges"]
+    assert [(e["kind"], e["label"]) for e in edges] == [("started", "started, read"), ("read", "")]
 
 
 def test_a_lone_run_is_a_valid_chart():
