@@ -66,7 +66,7 @@ def layout(g: Dict[str, Any]) -> Dict[str, Tuple[int, float]]:
             out.setdefault(e["from"], []).append(e["to"])
             inn.setdefault(e["to"], []).append(e["from"])
     root = g["root"]
-    col = {n: d for n, d in _longest(root, out, len(ids)).items()}
+    col = dict(_longest(root, out, len(ids)))
     col.update({n: -d for n, d in _longest(root, inn, len(ids)).items()})
     # Not linked to the root (only in a hand-made graph): one column past the last.
     spare = max(col.values(), default=0) + 1
