@@ -7,9 +7,10 @@ is written (``flowproject.getters.lineage``), so it shows what ``lineage`` would
 SensorFlow keeps its own card (its start step), which lists the runs its previous
 event started.
 
-Metaflow's card viewer renders Markdown without Mermaid, so the card carries the
-Mermaid text in a ``mermaid`` block (rendered wherever Mermaid is: GitHub, docs sites,
-the Mermaid live editor) and the same edges as a table that reads anywhere.
+Metaflow's card viewer renders Markdown without Mermaid, so the diagram in the card is a
+Vega-Lite chart (``getters/lineage_vega.py``; the viewer bundles Vega-Lite, offline); the
+Mermaid text follows in a ``mermaid`` block for copying (rendered wherever Mermaid is:
+GitHub, docs sites), and the same edges as a table that reads anywhere.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Optional
 
 from ..getters.lineage_graph import graph
 from ..getters.lineage_mermaid import mermaid
+from ..getters.lineage_vega import vega_lite
 
 CARD_ID = "lineage"
 # SensorFlowBase's parameter: the sensor has its own card and no upstream chain.
@@ -42,13 +44,14 @@ def add_to(end_step: Any) -> None:
 
 def render(card: Any, pathspec: str) -> None:
     """Append the upstream chain of ``pathspec`` to ``card`` (``current.card[CARD_ID]``)."""
-    from metaflow.cards import Markdown, Table
+    from metaflow.cards import Markdown, Table, VegaChart
 
     g = graph(pathspec, up=True, down=False)
     card.append(Markdown("# Lineage of %s" % pathspec))
     if not g["edges"]:
         card.append(Markdown("Nothing upstream: no event or finished run started this run, and it read no other run."))
         return
+    card.append(VegaChart(vega_lite(g)))
     card.append(Markdown("```mermaid\n%s\n```" % mermaid(g)))
     card.append(Table([[e["from"], e["kind"], e["to"]] for e in g["edges"]], headers=["from", "edge", "to"]))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from .lineage_graph import consumers_of, graph
+from .lineage_graph import consumers_of, event_id, graph
 from .store import StateStore
 
 
@@ -39,9 +39,23 @@ def upstream_mermaid(pathspec: str) -> str:
 def runs_started_by(pathspec: str, store: Optional[StateStore] = None) -> List[str]:
     """The runs an event published by run ``pathspec`` started, from the downward index,
     each verified against the consumer's own inputs (``lineage_graph.consumers_of``)."""
+    return [n["pathspec"] for n in started_graph(pathspec, store)["nodes"][1:] if n["kind"] == "run"]
+
+
+def started_graph(pathspec: str, store: Optional[StateStore] = None) -> Dict[str, Any]:
+    """Run ``pathspec`` → its events → the runs they started, in ``graph``'s shape, from
+    the downward index alone (``scan=False``: a sensor tick never reads the project's runs)."""
     store = store or StateStore.configured()
-    return [
-        consumer
-        for consumer, entries in consumers_of(store, pathspec, scan=False)
-        if any(e.get("kind") == "event" for e in entries)
-    ]
+    nodes: Dict[str, Dict[str, Any]] = {pathspec: {"id": pathspec, "kind": "run", "pathspec": pathspec}}
+    edges = []
+    for consumer, entries in consumers_of(store, pathspec, scan=False):
+        for e in entries:
+            if e.get("kind") != "event":
+                continue
+            ev = event_id(e)
+            if ev not in nodes:
+                nodes[ev] = {"id": ev, "kind": "event", "name": e.get("name"), "event_id": e.get("id")}
+                edges.append({"from": pathspec, "to": ev, "kind": "published"})
+            nodes.setdefault(consumer, {"id": consumer, "kind": "run", "pathspec": consumer})
+            edges.append({"from": ev, "to": consumer, "kind": "started"})
+    return {"root": pathspec, "nodes": list(nodes.values()), "edges": edges}
