@@ -58,11 +58,7 @@ _FLOWS = {"producer": "ProducerFlow", "readera": "ReaderA", "readerb": "ReaderB"
 
 def test_down_index_in_s3_and_its_broken_entries(sandbox, s3_server, tmp_path):
     bucket = s3_server.new_bucket("lineage")
-    env = dict(
-        s3_server.env,
-        METAFLOW_DEFAULT_DATASTORE="s3",
-        METAFLOW_DATASTORE_SYSROOT_S3="s3://%s/mf" % bucket,
-    )
+    env = s3_server.datastore_env(bucket, "mf")
     flows = {"producer.flow.py": PRODUCER}
     for name in ("ReaderA", "ReaderB"):
         flows["%s.flow.py" % name.lower()] = resumable(name)
