@@ -41,3 +41,19 @@ def base_flow(
         _block(end, "        "),
         name,
     )
+
+
+# Argo's rules, written as a user would: one namespaced event and one literal one.
+JOIN_TRIGGER = """
+@trigger(events=[{"name": namespaced_event_name("orders"), "parameters": {"day": "date"}},
+                 {"name": "prices", "parameters": {"currency": "cur"}}])
+"""
+
+
+def join_flow(
+    name: str, default: str, start: str = "", metaflow: str = "Parameter, namespaced_event_name, step, trigger"
+) -> str:
+    """A flow ``name`` that starts once both of JOIN_TRIGGER's events arrived; its Parameters
+    ``day`` and ``currency`` (``default`` when no event sets them) come from the payloads."""
+    params = 'day = Parameter("day", default="%s")\ncurrency = Parameter("currency", default="%s")' % (default, default)
+    return base_flow(name, start, decorator=JOIN_TRIGGER, metaflow=metaflow, body=params)
