@@ -51,3 +51,15 @@ def median(values: List[float]) -> float:
 
 def tempdir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def baseflow_file(name: str, start: str = "", imports: str = "from metaflow import step", body: str = "") -> str:
+    """The text of a two-step BaseFlow file ``name``: ``start`` lines run in its start step,
+    ``body`` lines (Parameters) sit above the steps; ``imports`` replaces the metaflow import."""
+    pad = "".join("        %s\n" % line for line in start.splitlines())
+    attrs = "".join("    %s\n" % line for line in body.splitlines()) + ("\n" if body else "")
+    return (
+        "%s\nfrom flowproject import BaseFlow\n\n\nclass %s(BaseFlow):\n%s    @step\n    def start(self):\n%s"
+        "        self.next(self.end)\n\n    @step\n    def end(self):\n        pass\n\n\n"
+        'if __name__ == "__main__":\n    %s()\n'
+    ) % (imports, name, attrs, pad, name)

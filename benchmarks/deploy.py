@@ -23,28 +23,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from _common import baseflow_file  # noqa: E402
+
 from flowproject.config.discovery import FlowTarget, discover  # noqa: E402
 from flowproject.deploy import run  # noqa: E402
 from flowproject.deploy.branches import decide  # noqa: E402
-
-FLOW = """
-from metaflow import step
-from flowproject import BaseFlow
-
-
-class Bench{i}Flow(BaseFlow):
-    @step
-    def start(self):
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    Bench{i}Flow()
-"""
 
 
 def free_port() -> int:
@@ -81,7 +64,7 @@ def main() -> None:
             (root / "flows").mkdir(parents=True)
             (root / "flowproject.toml").write_text('project_name = "bench"\n')
             for i in range(args.flows):
-                (root / "flows" / ("bench%d.flow.py" % i)).write_text(FLOW.format(i=i))
+                (root / "flows" / ("bench%d.flow.py" % i)).write_text(baseflow_file("Bench%dFlow" % i))
             (Path(tmp) / "mfhome").mkdir()
             env = {k: v for k, v in os.environ.items() if not k.startswith(("METAFLOW_", "AWS_", "FLOWPROJECT_"))}
             env.update(

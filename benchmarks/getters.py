@@ -18,30 +18,14 @@ import socket
 import subprocess
 import sys
 
-from _common import isolated_env, median, run, run_many, tempdir
+from _common import baseflow_file, isolated_env, median, run, run_many, tempdir
 
-PRODUCER = """
-import os
-from metaflow import Parameter, step
-from flowproject import BaseFlow
-
-
-class ProducerFlow(BaseFlow):
-    size = Parameter("size", type=int, default=1)
-
-    @step
-    def start(self):
-        self.payload = os.urandom(self.size)
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    ProducerFlow()
-"""
+PRODUCER = baseflow_file(
+    "ProducerFlow",
+    "self.payload = os.urandom(self.size)",
+    imports="import os\nfrom metaflow import Parameter, step",
+    body='size = Parameter("size", type=int, default=1)',
+)
 
 TIMED_GET = """
 import json, time

@@ -24,47 +24,10 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from _common import isolated_env, median, run, run_many, tempdir
+from _common import baseflow_file, isolated_env, median, run, run_many, tempdir
 
-PRODUCER = """
-from metaflow import step
-from flowproject import BaseFlow
-
-
-class ProducerFlow(BaseFlow):
-    @step
-    def start(self):
-        self.model = 1
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    ProducerFlow()
-"""
-
-CONSUMER = """
-from metaflow import step
-from flowproject import BaseFlow
-
-
-class ConsumerFlow(BaseFlow):
-    @step
-    def start(self):
-        self.got = self.get_artifact("ProducerFlow", "model")
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    ConsumerFlow()
-"""
+PRODUCER = baseflow_file("ProducerFlow", "self.model = 1")
+CONSUMER = baseflow_file("ConsumerFlow", 'self.got = self.get_artifact("ProducerFlow", "model")')
 
 TIMED = """
 import json, time

@@ -19,27 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _common import isolated_env, run, run_many, tempdir
-
-FLOW = """
-from metaflow import step
-from flowproject import BaseFlow
-
-
-class {name}(BaseFlow):
-    @step
-    def start(self):
-        self.value = 1
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    {name}()
-"""
+from _common import baseflow_file, isolated_env, run, run_many, tempdir
 
 TIMED = """
 import json, statistics, time
@@ -94,7 +74,7 @@ def _make_history(project: Path, env, large_runs: int) -> None:
     (project / "flows").mkdir(parents=True)
     (project / "flowproject.toml").write_text('project_name = "bench"\n')
     for name in ("SmallFlow", "LargeFlow"):
-        (project / "flows" / ("%s.flow.py" % name.lower())).write_text(FLOW.format(name=name))
+        (project / "flows" / ("%s.flow.py" % name.lower())).write_text(baseflow_file(name, "self.value = 1"))
     for name, count in (("SmallFlow", 3), ("LargeFlow", large_runs)):
         flow = ["flows/%s.flow.py" % name.lower(), "run"]
         run(flow, env, project)  # the oldest run: tagged below

@@ -159,6 +159,12 @@ class S3Server:
             aws_secret_access_key="testing",
         )
 
+    def datastore_env(self, bucket: str, root: str = "metaflow") -> Dict[str, str]:
+        """This server's variables, with Metaflow's datastore in ``s3://<bucket>/<root>``."""
+        return dict(
+            self.env, METAFLOW_DEFAULT_DATASTORE="s3", METAFLOW_DATASTORE_SYSROOT_S3="s3://%s/%s" % (bucket, root)
+        )
+
     def new_bucket(self, prefix: str = "bucket") -> str:
         import uuid
 

@@ -113,12 +113,7 @@ def test_deploy_calls_the_hook_in_the_flow_process_and_freezes_the_value(sandbox
     log = tmp_path / "calls.log"
     project = hooked_project(tmp_path / "p", log)
     bucket = s3_server.new_bucket("hooks")
-    env = dict(
-        s3_server.env,
-        METAFLOW_DEFAULT_DATASTORE="s3",
-        METAFLOW_DATASTORE_SYSROOT_S3="s3://%s/metaflow" % bucket,
-        **ARGO_EVENTS_ENV,
-    )
+    env = dict(s3_server.datastore_env(bucket), **ARGO_EVENTS_ENV)
     out = tmp_path / "rendered"
     proc = sandbox.run_ok(
         ["-m", "flowproject.cli", "deploy", "--json", "--jobs", "1", "--branch", "main", "--only-json", str(out)],

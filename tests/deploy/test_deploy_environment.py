@@ -80,12 +80,7 @@ def test_launch_settings_reach_the_rendered_template_and_its_code_package(sandbo
     repo = git_project(tmp_path / "p", "feat/x", toml, {"data.flow.py": FLOW, "helper.py": "X = 1\n"})
     (repo / "flows" / "lookup.csv").write_text("a,1\n")
     bucket = s3_server.new_bucket("deploy")
-    env = dict(
-        s3_server.env,
-        METAFLOW_DEFAULT_DATASTORE="s3",
-        METAFLOW_DATASTORE_SYSROOT_S3="s3://%s/metaflow" % bucket,
-        **ARGO_EVENTS_ENV,
-    )
+    env = dict(s3_server.datastore_env(bucket), **ARGO_EVENTS_ENV)
     out = tmp_path / "rendered"
     (row,) = deploy_json(sandbox, repo, "--only-json", str(out), env=env)
     assert row["status"] == "ok", row

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from conftest import run_id_of, write_project
+from flow_sources import base_flow
 
 TOML = """
 project_name = "consumers"
@@ -20,37 +21,22 @@ event_name = "landed"
 emit = "items"
 """
 
-CONSUMER = """
-import os
-import time
-
-from metaflow import step
-
-from flowproject import BaseFlow, on_sensor_event
-
-
-@on_sensor_event(dedupe=True)
-class ConsumerFlow(BaseFlow):
-    @step
-    def start(self):
-        marker = os.environ.get("FAIL_ONCE")
-        if marker and not os.path.exists(marker):
-            open(marker, "w").close()
-            raise RuntimeError("the first attempt fails")
-        time.sleep(float(os.environ.get("WORK_SECONDS", "0")))
-        with open(os.environ["WORK_LOG"], "a") as f:
-            f.write("%s %s\\n" % (self.sensor_item["key"], self.sensor_item["change"]))
-        self.outcome = "worked"
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    ConsumerFlow()
-"""
+CONSUMER = base_flow(
+    "ConsumerFlow",
+    """
+    marker = os.environ.get("FAIL_ONCE")
+    if marker and not os.path.exists(marker):
+        open(marker, "w").close()
+        raise RuntimeError("the first attempt fails")
+    time.sleep(float(os.environ.get("WORK_SECONDS", "0")))
+    with open(os.environ["WORK_LOG"], "a") as f:
+        f.write("%s %s\\n" % (self.sensor_item["key"], self.sensor_item["change"]))
+    self.outcome = "worked"
+    """,
+    decorator="@on_sensor_event(dedupe=True)",
+    flowproject="BaseFlow, on_sensor_event",
+    head="import os\nimport time\n",
+)
 
 
 @pytest.fixture

@@ -81,12 +81,7 @@ def project(tmp_path):
 def sensor_mapping(sandbox, project, s3_server, flow_file):
     """{parameter: payload key} of the rendered Sensor (`argo-workflows create --only-json`)."""
     bucket = s3_server.new_bucket("proof")
-    env = dict(
-        s3_server.env,
-        METAFLOW_DEFAULT_DATASTORE="s3",
-        METAFLOW_DATASTORE_SYSROOT_S3="s3://%s/metaflow" % bucket,
-        **ARGO_EVENTS_ENV,
-    )
+    env = dict(s3_server.datastore_env(bucket), **ARGO_EVENTS_ENV)
     args = ["-c", RENDER, flow_file, "--branch", "x", "argo-workflows", "create", "--only-json"]
     proc = sandbox.run_ok(args, cwd=project, env=env)
     rendered = json.loads(proc.stdout[proc.stdout.index("{") :])

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 from conftest import write_project
+from deploying import ARGO_EVENTS_ENV
+from flow_sources import base_flow, join_flow
 
 from flowproject.events import rules, triggers
 
@@ -19,48 +21,12 @@ event_name = "data_changed"
 """
 
 FLOWS = {
-    "join.flow.py": """
-        from metaflow import Parameter, namespaced_event_name, step, trigger
-        from flowproject import BaseFlow
-
-
-        @trigger(events=[{"name": namespaced_event_name("orders"), "parameters": {"day": "date"}},
-                         {"name": "prices", "parameters": {"currency": "cur"}}])
-        class Join(BaseFlow):
-            day = Parameter("day", default="")
-            currency = Parameter("currency", default="")
-
-            @step
-            def start(self):
-                self.next(self.end)
-
-            @step
-            def end(self):
-                pass
-
-
-        if __name__ == "__main__":
-            Join()
-        """,
-    "after.flow.py": """
-        from metaflow import step, trigger_on_finish
-        from flowproject import BaseFlow
-
-
-        @trigger_on_finish(flows=["Join", {"name": "Other", "project": "elsewhere", "project_branch": "prod"}])
-        class After(BaseFlow):
-            @step
-            def start(self):
-                self.next(self.end)
-
-            @step
-            def end(self):
-                pass
-
-
-        if __name__ == "__main__":
-            After()
-        """,
+    "join.flow.py": join_flow("Join", ""),
+    "after.flow.py": base_flow(
+        "After",
+        decorator='@trigger_on_finish(flows=["Join", {"name": "Other", "project": "elsewhere", "project_branch": "prod"}])',
+        metaflow="step, trigger_on_finish",
+    ),
 }
 
 
@@ -138,15 +104,7 @@ def test_the_rules_use_the_names_metaflow_renders_into_the_template(sandbox, tmp
     root = write_project(tmp_path / "p", TOML, FLOWS)
     cfg, flows = triggers.project_flows(root)
     bucket = s3_server.new_bucket("rules")
-    env = dict(
-        s3_server.env,
-        METAFLOW_DEFAULT_DATASTORE="s3",
-        METAFLOW_DATASTORE_SYSROOT_S3="s3://%s/metaflow" % bucket,
-        METAFLOW_ARGO_EVENTS_EVENT="metaflow-event",
-        METAFLOW_ARGO_EVENTS_EVENT_SOURCE="metaflow-webhook",
-        METAFLOW_ARGO_EVENTS_SERVICE_ACCOUNT="operate-workflow-sa",
-        METAFLOW_ARGO_EVENTS_WEBHOOK_URL="http://127.0.0.1:9/webhook",
-    )
+    env = dict(s3_server.datastore_env(bucket), **ARGO_EVENTS_ENV)
     for target in flows:
         out = tmp_path / (target.flow + ".json")
         proc = sandbox.run_ok(
@@ -165,24 +123,11 @@ def test_the_rules_use_the_names_metaflow_renders_into_the_template(sandbox, tmp
 def test_on_sensor_event_without_an_event_name_is_what_metaflow_renders(sandbox, tmp_path, s3_server):
     """@on_sensor_event with no [sensor] event_name deploys as @trigger_on_finish(flow="SensorFlow")."""
     toml = TOML.replace('event_name = "data_changed"', "")
-    flow = FLOWS["after.flow.py"].replace(
-        '@trigger_on_finish(flows=["Join", {"name": "Other", "project": "elsewhere", "project_branch": "prod"}])',
-        "@on_sensor_event",
-    )
-    flow = flow.replace("from metaflow import step, trigger_on_finish", "from metaflow import step")
-    flow = flow.replace("from flowproject import BaseFlow", "from flowproject import BaseFlow, on_sensor_event")
+    flow = base_flow("After", decorator="@on_sensor_event", flowproject="BaseFlow, on_sensor_event")
     root = write_project(tmp_path / "p", toml, {"after.flow.py": flow})
     _, (target,) = triggers.project_flows(root)
     bucket = s3_server.new_bucket("sensorfinish")
-    env = dict(
-        s3_server.env,
-        METAFLOW_DEFAULT_DATASTORE="s3",
-        METAFLOW_DATASTORE_SYSROOT_S3="s3://%s/metaflow" % bucket,
-        METAFLOW_ARGO_EVENTS_EVENT="metaflow-event",
-        METAFLOW_ARGO_EVENTS_EVENT_SOURCE="metaflow-webhook",
-        METAFLOW_ARGO_EVENTS_SERVICE_ACCOUNT="operate-workflow-sa",
-        METAFLOW_ARGO_EVENTS_WEBHOOK_URL="http://127.0.0.1:9/webhook",
-    )
+    env = dict(s3_server.datastore_env(bucket), **ARGO_EVENTS_ENV)
     proc = sandbox.run_ok([target.file, "--branch", "x", "argo-workflows", "create", "--only-json"], cwd=root, env=env)
     template = json.loads(proc.stdout[proc.stdout.index("{") :])
     rendered = json.loads(template["metadata"]["annotations"]["metaflow/triggers"])

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import run_id_of, write_project
+from conftest import run_id_of, two_step_flow, write_project
+from flow_sources import base_flow, join_flow
 from serving import Server
 
 TOML = """
@@ -20,101 +21,44 @@ path = "data"
 event_name = "data_changed"
 """
 
-# Argo's rules, written as a user would: one namespaced event and one literal one.
-JOIN_FLOW = """
-from metaflow import Parameter, current, namespaced_event_name, step, trigger
-from flowproject import BaseFlow
-
-
-@trigger(events=[{"name": namespaced_event_name("orders"), "parameters": {"day": "date"}},
-                 {"name": "prices", "parameters": {"currency": "cur"}}])
-class JoinFlow(BaseFlow):
-    day = Parameter("day", default="unset")
-    currency = Parameter("currency", default="unset")
-
-    @step
-    def start(self):
-        self.params = [self.day, self.currency]
-        self.events = sorted([e.name, e.id] for e in current.trigger.events) if current.trigger else []
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    JoinFlow()
-"""
+# JoinFlow keeps what started it: its parameters and the events' names and ids.
+JOIN_FLOW = join_flow(
+    "JoinFlow",
+    "unset",
+    """
+    self.params = [self.day, self.currency]
+    self.events = sorted([e.name, e.id] for e in current.trigger.events) if current.trigger else []
+    """,
+    metaflow="Parameter, current, namespaced_event_name, step, trigger",
+)
 
 
 def downstream(name: str, on_finish: str) -> str:
-    return """
-from metaflow import current, step, trigger_on_finish
-from flowproject import BaseFlow
-
-
-@trigger_on_finish(%s)
-class %s(BaseFlow):
-    @step
-    def start(self):
+    return base_flow(
+        name,
+        """
         trig = current.trigger
         self.upstream = trig.run.pathspec if trig and trig.run else None
         self.upstreams = sorted(r.pathspec for r in trig.runs) if trig and trig.runs else []
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    %s()
-""" % (on_finish, name, name)
+        """,
+        decorator="@trigger_on_finish(%s)" % on_finish,
+        metaflow="current, step, trigger_on_finish",
+    )
 
 
-AUDIT_FLOW = """
-from metaflow import Parameter, step
-from flowproject import BaseFlow
+AUDIT_FLOW = base_flow(
+    "AuditFlow",
+    end="""
+    # A failed end step: the run is finished but not successful, so Metaflow
+    # publishes no finish event for it.
+    if self.fail:
+        raise RuntimeError("audit failed on purpose")
+    """,
+    metaflow="Parameter, step",
+    body='fail = Parameter("fail", type=bool, default=False)',
+)
 
-
-class AuditFlow(BaseFlow):
-    fail = Parameter("fail", type=bool, default=False)
-
-    @step
-    def start(self):
-        self.next(self.end)
-
-    @step
-    def end(self):
-        # A failed end step: the run is finished but not successful, so Metaflow
-        # publishes no finish event for it.
-        if self.fail:
-            raise RuntimeError("audit failed on purpose")
-
-
-if __name__ == "__main__":
-    AuditFlow()
-"""
-
-EXTRACT_FLOW = """
-from metaflow import step
-from flowproject import BaseFlow
-
-
-class ExtractFlow(BaseFlow):
-    @step
-    def start(self):
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    ExtractFlow()
-"""
+EXTRACT_FLOW = two_step_flow("ExtractFlow")
 
 
 def artifacts(sandbox, project, pathspec, names):

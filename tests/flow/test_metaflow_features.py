@@ -102,11 +102,7 @@ def test_argo_template_of_a_foreach_flow(sandbox, project, s3_server):
     from hera.workflows.models import WorkflowTemplate
 
     bucket = s3_server.new_bucket("features")
-    env = dict(
-        s3_server.env,
-        METAFLOW_DEFAULT_DATASTORE="s3",
-        METAFLOW_DATASTORE_SYSROOT_S3="s3://%s/metaflow" % bucket,
-    )
+    env = s3_server.datastore_env(bucket)
     proc = sandbox.run_ok(
         ["flows/feature.flow.py", "--branch", "x", "argo-workflows", "create", "--only-json"], cwd=project, env=env
     )

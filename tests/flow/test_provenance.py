@@ -4,26 +4,9 @@ from __future__ import annotations
 
 import subprocess
 
-from conftest import run_id_of, write_project
+from conftest import run_id_of, two_step_flow, write_project
 
-FLOW = """
-from metaflow import step
-from flowproject import BaseFlow
-
-
-class TaggedFlow(BaseFlow):
-    @step
-    def start(self):
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    TaggedFlow()
-"""
+FLOW = two_step_flow("TaggedFlow")
 
 
 def git(repo, *args):

@@ -4,54 +4,22 @@ from __future__ import annotations
 
 import pytest
 from conftest import run_id_of, write_project
+from flow_sources import base_flow
 
 TOML = 'project_name = "getproj"\n'
 
-PRODUCER = """
-from metaflow import Parameter, step
-from flowproject import BaseFlow
+PRODUCER = base_flow(
+    "ProducerFlow",
+    """
+    self.value = self.number
+    self.blob = b"x" * self.number
+    """,
+    'if self.fail:\n    raise RuntimeError("failing on purpose")',
+    metaflow="Parameter, step",
+    body='number = Parameter("number", type=int, default=0)\nfail = Parameter("fail", type=bool, default=False)',
+)
 
-
-class ProducerFlow(BaseFlow):
-    number = Parameter("number", type=int, default=0)
-    fail = Parameter("fail", type=bool, default=False)
-
-    @step
-    def start(self):
-        self.value = self.number
-        self.blob = b"x" * self.number
-        self.next(self.end)
-
-    @step
-    def end(self):
-        if self.fail:
-            raise RuntimeError("failing on purpose")
-
-
-if __name__ == "__main__":
-    ProducerFlow()
-"""
-
-CONSUMER = """
-from metaflow import step
-from flowproject import BaseFlow
-
-
-class ConsumerFlow(BaseFlow):
-    @step
-    def start(self):
-        self.got = self.get_artifact("ProducerFlow", "value")
-        print("GOT", self.got)
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    ConsumerFlow()
-"""
+CONSUMER = base_flow("ConsumerFlow", 'self.got = self.get_artifact("ProducerFlow", "value")\nprint("GOT", self.got)')
 
 
 @pytest.fixture
@@ -147,13 +115,7 @@ def test_errors_name_what_was_searched_and_namespace_is_restored(sandbox, projec
 
 def test_client_cache_is_persistent_per_user_and_cleared(sandbox, project, s3_server, tmp_path):
     bucket = s3_server.new_bucket("getters")
-    env = dict(
-        s3_server.env,
-        METAFLOW_DEFAULT_DATASTORE="s3",
-        METAFLOW_DATASTORE_SYSROOT_S3="s3://%s/metaflow" % bucket,
-        METAFLOW_CLIENT_CACHE_PATH="",
-        XDG_CACHE_HOME=str(tmp_path / "xdg"),
-    )
+    env = dict(s3_server.datastore_env(bucket), METAFLOW_CLIENT_CACHE_PATH="", XDG_CACHE_HOME=str(tmp_path / "xdg"))
     produce(sandbox, project, 4096, env=env)
     code = "from flowproject import get_artifact\nresult = len(get_artifact('ProducerFlow', 'blob', branch='any'))"
     assert sandbox.client(code, env=env, cwd=project) == 4096

@@ -4,11 +4,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 
 from conftest import REPO, run_id_of, write_project
+from flow_sources import base_flow
+from lineage_flows import PRODUCER, consumer_flow, edge_set, lineage_graph
 from serving import Server
 
 TOML = """
@@ -20,66 +21,9 @@ path = "watched"
 event_name = "watched_changed"
 """
 
-PRODUCER = """
-from metaflow import step
-from flowproject import BaseFlow
+CONSUMER = consumer_flow(decorator="@on_sensor_event", flowproject="BaseFlow, on_sensor_event")
 
-
-class ProducerFlow(BaseFlow):
-    @step
-    def start(self):
-        self.model = 41
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    ProducerFlow()
-"""
-
-CONSUMER = """
-from metaflow import step
-from flowproject import BaseFlow, on_sensor_event
-
-
-@on_sensor_event
-class ConsumerFlow(BaseFlow):
-    @step
-    def start(self):
-        self.got = self.get_artifact("ProducerFlow", "model")
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    ConsumerFlow()
-"""
-
-FINAL = """
-from metaflow import step, trigger_on_finish
-from flowproject import BaseFlow
-
-
-@trigger_on_finish(flow="ConsumerFlow")
-class FinalFlow(BaseFlow):
-    @step
-    def start(self):
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    FinalFlow()
-"""
+FINAL = base_flow("FinalFlow", decorator='@trigger_on_finish(flow="ConsumerFlow")', metaflow="step, trigger_on_finish")
 
 
 def test_sensor_chain_up_and_down(sandbox, metadata, tmp_path):
@@ -108,8 +52,9 @@ def test_sensor_chain_up_and_down(sandbox, metadata, tmp_path):
         return proc.stdout
 
     def edges(run, *args):
-        g = json.loads(lineage(run, "--json", *args).strip().splitlines()[-1])
-        return g, {(e["from"], e["kind"], e["to"]) for e in g["edges"]}
+        g, err = lineage_graph(sandbox, root, run, *args)
+        assert "warning:" not in err, err
+        return g, edge_set(g)
 
     # Upward from the last run: every edge back to the observation the sensor made.
     g, up = edges(final, "--up")

@@ -5,54 +5,14 @@ from __future__ import annotations
 import json
 
 from conftest import run_id_of, write_project
+from lineage_flows import PRODUCER, TOML, consumer_flow, lineage_graph
 
-TOML = """
-project_name = "lin"
-[data]
-type = "local"
-path = "watched"
-"""
-
-PRODUCER = """
-from metaflow import step
-from flowproject import BaseFlow
-
-
-class ProducerFlow(BaseFlow):
-    @step
-    def start(self):
-        self.model = 41
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    ProducerFlow()
-"""
-
-CONSUMER = """
-from metaflow import step
-from flowproject import BaseFlow
-
-
-class ConsumerFlow(BaseFlow):
-    @step
-    def start(self):
-        self.got = self.get_artifact("ProducerFlow", "model")
-        self.next(self.end)
-
-    @step
-    def end(self):
-        # The same run read twice: recorded once.
-        self.again = self.get_artifact("ProducerFlow", "model")
-
-
-if __name__ == "__main__":
-    ConsumerFlow()
-"""
+CONSUMER = consumer_flow(
+    end="""
+    # The same run read twice: recorded once.
+    self.again = self.get_artifact("ProducerFlow", "model")
+    """
+)
 
 
 def test_reads_recorded_once_as_artifact_and_index(sandbox, metadata, tmp_path):
@@ -78,8 +38,7 @@ def test_reads_recorded_once_as_artifact_and_index(sandbox, metadata, tmp_path):
     assert json.loads(entry.read_text())["run"] == "ConsumerFlow/%s" % consumer
 
     def lineage(*args):
-        out = sandbox.run_ok(["-m", "flowproject.cli", "lineage", *args, "--json"], cwd=root).stdout
-        return json.loads(out.strip().splitlines()[-1])
+        return lineage_graph(sandbox, root, *args)[0]
 
     edge = {"from": "ProducerFlow/%s" % producer, "to": "ConsumerFlow/%s" % consumer, "kind": "read"}
     assert lineage("ProducerFlow/%s" % producer, "--down")["edges"] == [edge]
@@ -90,11 +49,9 @@ def test_reads_recorded_once_as_artifact_and_index(sandbox, metadata, tmp_path):
     assert diagram.startswith("graph LR") and '["ConsumerFlow/%s"]' % consumer in diagram
     # A missing own record: one warning, and the artifact gives the same answer.
     (base / "ConsumerFlow/_flowproject/lineage" / consumer / "run.json").unlink()
-    proc = sandbox.run_ok(
-        ["-m", "flowproject.cli", "lineage", "ConsumerFlow/%s" % consumer, "--up", "--json"], cwd=root
-    )
-    assert json.loads(proc.stdout.strip().splitlines()[-1])["edges"] == [edge]
-    assert proc.stderr.count("warning:") == 1, proc.stderr
+    graph, err = lineage_graph(sandbox, root, "ConsumerFlow/%s" % consumer, "--up")
+    assert graph["edges"] == [edge]
+    assert err.count("warning:") == 1, err
 
 
 def test_event_that_started_the_run_is_recorded(sandbox, tmp_path):

@@ -6,66 +6,23 @@ from __future__ import annotations
 import json
 
 from conftest import run_id_of, write_project
-
-TOML = """
-project_name = "lin"
-[data]
-type = "local"
-path = "watched"
-"""
-
-PRODUCER = """
-from metaflow import step
-from flowproject import BaseFlow
+from lineage_flows import PRODUCER, TOML, consumer_flow, edge_set, lineage_graph
 
 
-class ProducerFlow(BaseFlow):
-    @step
-    def start(self):
-        self.model = 41
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    ProducerFlow()
-"""
-
-# Reads ProducerFlow in start; its end fails while the marker file exists.
-RESUMABLE = """
-import os
-from metaflow import step
-from flowproject import BaseFlow
-
-
-class %(name)s(BaseFlow):
-    @step
-    def start(self):
-        self.got = self.get_artifact("ProducerFlow", "model")
-        self.next(self.end)
-
-    @step
-    def end(self):
-        if os.path.exists("fail_once"):
-            raise RuntimeError("failing on purpose")
-
-
-if __name__ == "__main__":
-    %(name)s()
-"""
+def resumable(name: str) -> str:
+    """Reads ProducerFlow in start; its end fails while the marker file exists."""
+    return consumer_flow(
+        name, 'if os.path.exists("fail_once"):\n    raise RuntimeError("failing on purpose")', head="import os"
+    )
 
 
 def _lineage(sandbox, root, run, *args, env=None):
-    proc = sandbox.run_ok(["-m", "flowproject.cli", "lineage", run, "--json", *args], cwd=root, env=env)
-    g = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {(e["from"], e["kind"], e["to"]) for e in g["edges"]}, proc.stderr
+    graph, err = lineage_graph(sandbox, root, run, *args, env=env)
+    return edge_set(graph), err
 
 
 def test_resumed_run_keeps_the_origins_inputs_once(sandbox, metadata, tmp_path):
-    flows = {"producer.flow.py": PRODUCER, "resumable.flow.py": RESUMABLE % {"name": "ResumableFlow"}}
+    flows = {"producer.flow.py": PRODUCER, "resumable.flow.py": resumable("ResumableFlow")}
     root = write_project(tmp_path / "proj", TOML, flows)
     (root / "watched").mkdir()
     producer = "ProducerFlow/%s" % run_id_of(sandbox.run_ok([root / "flows" / "producer.flow.py", "run"], cwd=root))
@@ -101,14 +58,10 @@ _FLOWS = {"producer": "ProducerFlow", "readera": "ReaderA", "readerb": "ReaderB"
 
 def test_down_index_in_s3_and_its_broken_entries(sandbox, s3_server, tmp_path):
     bucket = s3_server.new_bucket("lineage")
-    env = dict(
-        s3_server.env,
-        METAFLOW_DEFAULT_DATASTORE="s3",
-        METAFLOW_DATASTORE_SYSROOT_S3="s3://%s/mf" % bucket,
-    )
+    env = s3_server.datastore_env(bucket, "mf")
     flows = {"producer.flow.py": PRODUCER}
     for name in ("ReaderA", "ReaderB"):
-        flows["%s.flow.py" % name.lower()] = RESUMABLE % {"name": name}
+        flows["%s.flow.py" % name.lower()] = resumable(name)
     root = write_project(tmp_path / "proj", TOML, flows)
     (root / "watched").mkdir()
 

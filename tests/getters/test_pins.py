@@ -9,34 +9,21 @@ import time
 
 import pytest
 from conftest import doc_text, run_id_of, write_project
+from flow_sources import base_flow
 from test_getters import CONSUMER
 
-PRODUCER = """
-import time
-from metaflow import Parameter, step
-from flowproject import BaseFlow
-
-
-class ProducerFlow(BaseFlow):
+PRODUCER = base_flow(
+    "ProducerFlow",
+    "self.value = self.number\ntime.sleep(self.sleep)",
+    'if self.fail:\n    raise RuntimeError("failing on purpose")',
+    metaflow="Parameter, step",
+    head="import time",
+    body="""
     number = Parameter("number", type=int, default=0)
     fail = Parameter("fail", type=bool, default=False)
     sleep = Parameter("sleep", type=int, default=0)
-
-    @step
-    def start(self):
-        self.value = self.number
-        time.sleep(self.sleep)
-        self.next(self.end)
-
-    @step
-    def end(self):
-        if self.fail:
-            raise RuntimeError("failing on purpose")
-
-
-if __name__ == "__main__":
-    ProducerFlow()
-"""
+    """,
+)
 
 
 # Comments and blank lines before, between and after: the pin must keep every one.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from conftest import run_id_of, write_project
+from flow_sources import base_flow
 
 from flowproject.cli.main import main
 
@@ -24,48 +25,19 @@ read_branch = "prod"
 read_branch = "test.x"
 """
 
-PRODUCER = """
-from metaflow import current, step
-from flowproject import BaseFlow
+PRODUCER = base_flow("ProducerFlow", "self.made_in = current.branch_name", metaflow="current, step")
 
-
-class ProducerFlow(BaseFlow):
-    @step
-    def start(self):
-        self.made_in = current.branch_name
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    ProducerFlow()
-"""
-
-CONSUMER = """
-from metaflow import current, step
-from flowproject import BaseFlow, latest_successful_run
-
-
-class ConsumerFlow(BaseFlow):
-    @step
-    def start(self):
-        self.got = self.get_artifact("ProducerFlow", "made_in")
-        # The module-level getter reads the running flow's config too.
-        self.latest = latest_successful_run("ProducerFlow").pathspec
-        self.own = current.branch_name
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    ConsumerFlow()
-"""
+CONSUMER = base_flow(
+    "ConsumerFlow",
+    """
+    self.got = self.get_artifact("ProducerFlow", "made_in")
+    # The module-level getter reads the running flow's config too.
+    self.latest = latest_successful_run("ProducerFlow").pathspec
+    self.own = current.branch_name
+    """,
+    metaflow="current, step",
+    flowproject="BaseFlow, latest_successful_run",
+)
 
 
 def test_branch_run_reads_prod_and_production_reads_the_branch(sandbox, metadata, tmp_path):

@@ -4,36 +4,13 @@ from __future__ import annotations
 
 import pytest
 from conftest import run_id_of, write_project
+from flow_sources import base_flow
 from test_getters import PRODUCER
+from test_pins import GET
 
-CONSUMER = """
-from metaflow import step
-from flowproject import BaseFlow
-
-
-class ConsumerFlow(BaseFlow):
-    @step
-    def start(self):
-        self.got = self.get_artifact("ProducerFlow", "value", tag="champion")
-        print("GOT", self.got)
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    ConsumerFlow()
-"""
-
-GET = """
-from flowproject import get_artifact, GetterError
-try:
-    result = get_artifact(%s)
-except GetterError as e:
-    result = "ERR " + str(e)
-"""
+CONSUMER = base_flow(
+    "ConsumerFlow", 'self.got = self.get_artifact("ProducerFlow", "value", tag="champion")\nprint("GOT", self.got)'
+)
 
 
 @pytest.fixture

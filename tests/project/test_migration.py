@@ -6,6 +6,7 @@ import json
 
 import pytest
 from conftest import write_project
+from flow_sources import base_flow
 
 from flowproject import ConfigError
 from flowproject.config import parse_text
@@ -30,26 +31,14 @@ payload_key = "value"
 """
 
 # Its flow pattern: @project and @schedule repeated on a BaseFlow subclass.
-SCAFFOLD_FLOW = """\
-from metaflow import config_expr, project, schedule, step
-from flowproject import BaseFlow
-
-
-@project(name=config_expr("flowconfig.project_name"))
-@schedule(cron=config_expr("flowconfig.sensor.cron_schedule"))
-class SensorFlow(BaseFlow):
-    @step
-    def start(self):
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    SensorFlow()
-"""
+SCAFFOLD_FLOW = base_flow(
+    "SensorFlow",
+    decorator="""
+    @project(name=config_expr("flowconfig.project_name"))
+    @schedule(cron=config_expr("flowconfig.sensor.cron_schedule"))
+    """,
+    metaflow="config_expr, project, schedule, step",
+)
 
 
 def test_scaffold_config_validates(sandbox, tmp_path):

@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
+import test_sensor_items
 from conftest import run_id_of, sensor_project
-from test_sensor_items import FailingFrom, Items, payload_items
+from test_sensor_items import Items, payload_items
+
+# The items tests' webhook that answers 500 from its n-th request, a fixture here too.
+hook = test_sensor_items.hook
 
 N_OBJECTS = 1_050  # list_objects_v2 answers at most 1,000 keys per page
 
@@ -28,15 +31,6 @@ emit = "items"
 emit_removed = true
 max_events_per_tick = 1000
 """
-
-
-@pytest.fixture
-def hook():
-    receiver = FailingFrom()
-    try:
-        yield receiver
-    finally:
-        receiver.close()
 
 
 def etags(s3, bucket: str) -> dict:
@@ -54,8 +48,7 @@ def test_a_paged_prefix_is_published_once_per_object_across_a_failed_publish(san
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda n: s3.put_object(Bucket=bucket, Key="landing/" + n, Body=n.encode()), names))
     s3.put_object(Bucket=bucket, Key="elsewhere/not-watched.csv", Body=b"x")
-    sandbox.env.update(s3_server.env)
-    sandbox.env.update(METAFLOW_DEFAULT_DATASTORE="s3", METAFLOW_DATASTORE_SYSROOT_S3="s3://%s/mf" % bucket)
+    sandbox.env.update(s3_server.datastore_env(bucket, "mf"))
     project = sensor_project(tmp_path / "p", TOML % bucket)
     items = Items(sandbox, project, hook.url)
     env = {"METAFLOW_ARGO_EVENTS_WEBHOOK_URL": hook.url}

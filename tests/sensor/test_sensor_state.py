@@ -20,17 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, doc_text, run_id_of, sensor_project
-
-TOML = """
-project_name = "sensed"
-[data]
-type = "local"
-check_mode = "files_metadata"
-path = "watched"
-[sensor]
-event_name = "watched_changed"
-payload_key = "new_value"
-"""
+from test_sensor import TOML
 
 
 class GatedWebhook:
