@@ -18,10 +18,6 @@ from __future__ import annotations
 import functools
 from typing import Any, Optional
 
-from ..getters.lineage_graph import graph
-from ..getters.lineage_mermaid import mermaid
-from ..getters.lineage_vega import vega_lite
-
 CARD_ID = "lineage"
 # SensorFlowBase's parameter: the sensor has its own card and no upstream chain.
 _SENSOR_PARAMETER = "sensor_event"
@@ -45,6 +41,11 @@ def add_to(end_step: Any) -> None:
 def render(card: Any, pathspec: str) -> None:
     """Append the upstream chain of ``pathspec`` to ``card`` (``current.card[CARD_ID]``)."""
     from metaflow.cards import Markdown, Table, VegaChart
+
+    # Imported here: every BaseFlow process loads this module, few draw the card.
+    from ..getters.lineage_graph import graph
+    from ..getters.lineage_mermaid import mermaid
+    from ..getters.lineage_vega import vega_lite
 
     g = graph(pathspec, up=True, down=False)
     card.append(Markdown("# Lineage of %s" % pathspec))
