@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..config import templates
 from . import snowflake_connection
-from .errors import SnowflakeError, SourceError
+from .errors import SourceError
 from .observation import canonical_json, fingerprint
 from .snowflake import _stem, json_safe, query_tag
 
@@ -69,12 +69,8 @@ def observe_rows(
         query_tag=query_tag(run_pathspec),
         timeout_seconds=timeout_seconds,
         integration=data.get("integration"),
+        over_limit="order by the cursor and add a LIMIT",
     )
-    if len(raw) > MAX_CURSOR_ROWS:
-        raise SnowflakeError(
-            msg="snowflake: sql/%s.sql returned more than %d rows; order by the cursor and add a LIMIT"
-            % (_stem(name), MAX_CURSOR_ROWS)
-        )
     at = _column(columns, data["cursor_column"], "cursor_column")
     keys = [_column(columns, k, "key_columns") for k in data.get("key_columns") or columns]
     ordered = []

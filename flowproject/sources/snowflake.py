@@ -15,7 +15,6 @@ from typing import Any, List, Mapping, Optional, cast
 
 from ..config import templates
 from . import snowflake_connection
-from .errors import SnowflakeError
 from .observation import Observation, canonical_json
 
 # The value is stored as an artifact and sent in events: a sensor query should be an
@@ -79,12 +78,8 @@ def observe(
         query_tag=query_tag(run_pathspec),
         timeout_seconds=timeout_seconds,
         integration=data.get("integration"),
+        over_limit="a sensor query should return an aggregate",
     )
-    if len(rows) > MAX_ROWS:
-        raise SnowflakeError(
-            msg="snowflake: sql/%s.sql returned more than %d rows; a sensor query should return an aggregate"
-            % (_stem(name), MAX_ROWS)
-        )
     value: List[List[Any]] = [[json_safe(cell) for cell in row] for row in rows]
     return Observation.of(value, _summary(_stem(name), columns, value))
 

@@ -219,11 +219,13 @@ def fetch_capped(
     query_tag: str,
     timeout_seconds: int,
     integration: Optional[str] = None,
+    over_limit: str,
 ) -> Tuple[List[Any], List[str]]:
-    """Run one statement and return (at most ``limit + 1`` rows, column names).
+    """Run one statement and return (at most ``limit`` rows, column names).
 
-    One more row than the caller allows, so it can tell "exactly at the cap" from "over
-    it"; every connector error is one line naming ``where``.
+    One more row than allowed is fetched, to tell "exactly at the cap" from "over it":
+    over it is one line naming ``where`` with the advice ``over_limit``, as is every
+    connector error.
     """
     with connect(query_tag=query_tag, timeout_seconds=timeout_seconds, integration=integration) as conn:
         import snowflake.connector
@@ -237,4 +239,6 @@ def fetch_capped(
             raise SnowflakeError(msg=describe_error(e, where, timeout_seconds)) from None
         finally:
             cur.close()
+    if len(rows) > limit:
+        raise SnowflakeError(msg="%s returned more than %d rows; %s" % (where, limit, over_limit))
     return rows, columns
