@@ -12,13 +12,9 @@ Run: python benchmarks/business_query.py
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,51 +48,28 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> None:
     import snowflake.connector
 
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "fakesnow", "-s", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen("http://127.0.0.1:%d/" % port)
-                break
-            except urllib.error.HTTPError:
-                break
-            except OSError:
-                time.sleep(0.05)
-        conn = snowflake.connector.connect(
-            account="fakesnow", user="fake", password="x", host="127.0.0.1", port=port, protocol="http"
-        )
-        cur = conn.cursor()
-        cur.execute("CREATE DATABASE IF NOT EXISTS BENCH")
-        cur.execute("CREATE SCHEMA IF NOT EXISTS BENCH.S")
-        cur.execute(
-            "CREATE TABLE BENCH.S.T AS SELECT seq4() AS id, 'customer-' || seq4() AS name, 12.5 AS amount"
-            " FROM TABLE(GENERATOR(ROWCOUNT => 1000000))"
-        )
-        conn.close()
-        with tempfile.TemporaryDirectory() as tmp:
+    from flowproject.testing import servers
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server = servers.fakesnow(Path(tmp) / "fakesnow")
+        try:
+            env = dict(os.environ, **servers.fakesnow_env(server))
+            conn = snowflake.connector.connect(
+                account="fakesnow", user="fake", password="x", host="127.0.0.1", port=server.port, protocol="http"
+            )
+            cur = conn.cursor()
+            cur.execute("CREATE DATABASE IF NOT EXISTS BENCH")
+            cur.execute("CREATE SCHEMA IF NOT EXISTS BENCH.S")
+            cur.execute(
+                "CREATE TABLE BENCH.S.T AS SELECT seq4() AS id, 'customer-' || seq4() AS name, 12.5 AS amount"
+                " FROM TABLE(GENERATOR(ROWCOUNT => 1000000))"
+            )
+            conn.close()
             (Path(tmp) / "sql").mkdir()
             (Path(tmp) / "sql" / "rows.sql").write_text("SELECT id, name, amount FROM BENCH.S.T WHERE id < %(limit)s")
-            env = dict(
-                os.environ,
-                SNOWFLAKE_ACCOUNT="fakesnow",
-                SNOWFLAKE_USER="fake",
-                SNOWFLAKE_PASSWORD="x",
-                SNOWFLAKE_HOST="127.0.0.1",
-                SNOWFLAKE_PORT=str(port),
-                SNOWFLAKE_PROTOCOL="http",
-            )
             sides = [
                 (10_000, "batches"),
                 (1_000_000, "batches"),
@@ -117,23 +90,22 @@ def main() -> None:
                         check=True,
                     )
                     peaks[side].append(int(out.stdout.split()[-1]))
-        small, big, whole, bare_small, bare_big = (min(peaks[side]) for side in sides)
-        print("peak RSS 10k rows, batches: %.1f MiB" % (small / 1024))
-        print("peak RSS 1M rows, batches:  %.1f MiB" % (big / 1024))
-        print("peak RSS 1M rows, all rows: %.1f MiB (query_rows, the baseline)" % (whole / 1024))
-        print("ratio 1M / 10k (batches): %.2f (100x the rows)" % (big / small))
-        print("ratio batches / all rows at 1M: %.2f" % (big / whole))
-        print(
-            "peak RSS 1M rows, the connector's own fetchmany: %.1f MiB (10k: %.1f MiB)"
-            % (bare_big / 1024, bare_small / 1024)
-        )
-        print(
-            "ratio query_batches / connector at 1M: %.2f; the connector's own 1M / 10k: %.2f"
-            % (big / bare_big, bare_big / bare_small)
-        )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        finally:
+            server.close()
+    small, big, whole, bare_small, bare_big = (min(peaks[side]) for side in sides)
+    print("peak RSS 10k rows, batches: %.1f MiB" % (small / 1024))
+    print("peak RSS 1M rows, batches:  %.1f MiB" % (big / 1024))
+    print("peak RSS 1M rows, all rows: %.1f MiB (query_rows, the baseline)" % (whole / 1024))
+    print("ratio 1M / 10k (batches): %.2f (100x the rows)" % (big / small))
+    print("ratio batches / all rows at 1M: %.2f" % (big / whole))
+    print(
+        "peak RSS 1M rows, the connector's own fetchmany: %.1f MiB (10k: %.1f MiB)"
+        % (bare_big / 1024, bare_small / 1024)
+    )
+    print(
+        "ratio query_batches / connector at 1M: %.2f; the connector's own 1M / 10k: %.2f"
+        % (big / bare_big, bare_big / bare_small)
+    )
 
 
 if __name__ == "__main__":
