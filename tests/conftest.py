@@ -12,6 +12,8 @@ from typing import Any, Dict, Optional, Sequence
 
 import pytest
 
+from flowproject.testing.events import Recorder
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -207,36 +209,13 @@ def run_id_of(proc: subprocess.CompletedProcess) -> str:
     return match.group(1)
 
 
-class WebhookReceiver:
-    """An Argo Events webhook stand-in on 127.0.0.1 that records what it is sent."""
+class WebhookReceiver(Recorder):
+    """The suite's Argo Events webhook stand-in: flowproject.testing's recorder, whose
+    accepted events are ``events``; ``status`` sets its answer."""
 
-    def __init__(self) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        receiver = self
-        self.events: list = []
-        self.status = 200
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if receiver.status == 200:
-                    receiver.events.append(json.loads(body))
-                self.send_response(receiver.status)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d/" % self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    @property
+    def events(self) -> list:
+        return self.received
 
 
 @pytest.fixture

@@ -26,25 +26,33 @@ MAX_CHAIN_RUNS = 50
 
 
 class Recorder:
-    """A webhook that answers 200 and keeps every ``{"name", "payload"}`` it is sent."""
+    """A webhook that keeps every ``{"name", "payload"}`` it accepts.
+
+    It answers ``status`` (200; set another code to make publishing fail, as a broken
+    Argo Events webhook would) and records only what it answers 200 to.
+    """
 
     def __init__(self) -> None:
         recorder = self
         self.received: List[Dict[str, Any]] = []
+        self.status = 200
         self._lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                try:
-                    event = json.loads(body)
-                except ValueError:
-                    self.send_response(400)
-                    self.end_headers()
-                    return
-                with recorder._lock:
-                    recorder.received.append(event)
-                self.send_response(200)
+                # ``status`` is read twice per request, to record and to answer (a test's
+                # receiver may decide per request on the first read).
+                if recorder.status == 200:
+                    try:
+                        event = json.loads(body)
+                    except ValueError:
+                        self.send_response(400)
+                        self.end_headers()
+                        return
+                    with recorder._lock:
+                        recorder.received.append(event)
+                self.send_response(recorder.status)
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:

@@ -15,21 +15,12 @@ from pathlib import Path
 from typing import Dict
 
 import pytest
+from deploying import ARGO_EVENTS_ENV, git
 
 FIXTURE = Path(__file__).resolve().parent / "scaffold_repo"
 # The console script, as a user runs it: `python -m flowproject.cli` from the scaffold's
 # root would import its vendored flowproject/ (that shadowing is what migrate removes).
 FLOWPROJECT = str(Path(sys.executable).parent / "flowproject")
-ARGO_EVENTS_ENV = {
-    "METAFLOW_ARGO_EVENTS_EVENT": "metaflow-event",
-    "METAFLOW_ARGO_EVENTS_EVENT_SOURCE": "metaflow-webhook",
-    "METAFLOW_ARGO_EVENTS_SERVICE_ACCOUNT": "operate-workflow-sa",
-    "METAFLOW_ARGO_EVENTS_WEBHOOK_URL": "http://127.0.0.1:9/webhook",
-}
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
 def commit(repo: Path, message: str = "scaffold") -> None:
