@@ -18,6 +18,7 @@ LAYERS = [
     "errors",
     "secrets",
     "_moved",
+    "_lazy",
     "config",
     "sources",
     "getters",

@@ -5,20 +5,29 @@ SQL template rule and the checks against the project's own files (flow files, te
 Imports only the ground floor (``flowproject.errors``); everything else builds on it.
 """
 
-from .loader import (
-    CONFIG_ENV,
-    RUN_HINT,
-    VALUE_LABEL,
-    chosen_file,
-    find_config,
-    flowconfig_parser,
-    load,
-    locate,
-    parse_text,
-    read_text,
+from typing import TYPE_CHECKING
+
+from .._lazy import exports
+
+__getattr__, __dir__ = exports(
+    __name__,
+    {
+        "CONFIG_ENV": ".loader",
+        "RUN_HINT": ".loader",
+        "VALUE_LABEL": ".loader",
+        "chosen_file": ".loader",
+        "find_config": ".loader",
+        "flowconfig_parser": ".loader",
+        "load": ".loader",
+        "locate": ".loader",
+        "parse_text": ".loader",
+        "read_text": ".loader",
+        "display_path": ".paths",
+        "CONFIG_FILENAME": ".schema",
+        "FlowprojectDeprecationWarning": ".schema",
+        "validate": ".schema",
+    },
 )
-from .paths import display_path
-from .schema import CONFIG_FILENAME, FlowprojectDeprecationWarning, validate
 
 __all__ = [
     "CONFIG_ENV",
@@ -36,3 +45,19 @@ __all__ = [
     "read_text",
     "validate",
 ]
+
+if TYPE_CHECKING:
+    from .loader import (
+        CONFIG_ENV,
+        RUN_HINT,
+        VALUE_LABEL,
+        chosen_file,
+        find_config,
+        flowconfig_parser,
+        load,
+        locate,
+        parse_text,
+        read_text,
+    )
+    from .paths import display_path
+    from .schema import CONFIG_FILENAME, FlowprojectDeprecationWarning, validate

@@ -7,10 +7,10 @@ applies to every other producer (see ``flowproject.getters.read_branch``).
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, Dict
 
 from .fields import nonempty_str, project_branch
+from .validator import _did_you_mean
 
 GETTER_FIELDS = {
     # A table needs one of them (checked below); a pin wins over read_branch.
@@ -46,11 +46,10 @@ def validate_getters(raw: Any, v: Any) -> Dict[str, Any]:
             out[key] = check(value, fail)
             continue
         if not isinstance(value, dict):
-            close = difflib.get_close_matches(key, list(GETTERS_FIELDS), n=1)
             v.fail(
                 "getters.%s" % key,
                 "expected a [getters.<FlowName>] table, or one of: %s%s"
-                % (", ".join(GETTERS_FIELDS), " (did you mean '%s'?)" % close[0] if close else ""),
+                % (", ".join(GETTERS_FIELDS), _did_you_mean(key, list(GETTERS_FIELDS))),
                 value,
             )
         table = v.table(value, "getters.%s" % key, GETTER_FIELDS)

@@ -6,17 +6,17 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
+from .._lazy import exports
 from ..errors import ConfigError
-from . import environments as _overlays
-from .paths import display_path
-from .schema import CONFIG_FILENAME, FlowprojectDeprecationWarning, validate
+from .paths import CONFIG_FILENAME, display_path
+
+# Parsing and validating happen in the process that launches a run; its task processes
+# get the parsed value from Metaflow, so they never load the TOML parser or the schema.
+__getattr__, __dir__ = exports(__name__, {"FlowprojectDeprecationWarning": ".schema", "validate": ".schema"})
+if TYPE_CHECKING:
+    from .schema import FlowprojectDeprecationWarning, validate
 
 __all__ = [
     "CONFIG_ENV",
@@ -57,6 +57,8 @@ def parse_text(
     The environment overlay and hooks are resolved here (see ``flowproject.config.environments``),
     then the result is checked against the project's files (``flowproject.config.checks``).
     """
+    from . import environments as _overlays
+
     raw = _parse_raw(text, label)
     cfg = _overlays.resolve(raw, label, base_dir, environment=environment, flow=flow, call_hooks=call_hooks)
     from . import checks as projectfiles  # late: it reaches into sources/, which imports this module
@@ -66,6 +68,11 @@ def parse_text(
 
 
 def _parse_raw(text: str, label: str) -> Any:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+
     # A value (--config-value) may be any JSON; validate() then says it is not a table.
     as_json = text.lstrip().startswith("{") or label == VALUE_LABEL
     try:

@@ -1,9 +1,12 @@
-"""How files are named in messages (shared by loading, discovery and checks)."""
+"""What the config file is called, and how files are named in messages (shared by loading,
+discovery and checks)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Union
+
+CONFIG_FILENAME = "flowproject.toml"
 
 
 def display_path(path: Union[str, Path]) -> str:

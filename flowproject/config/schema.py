@@ -32,11 +32,11 @@ from .fields import (
     string_list,
 )
 from .getter_fields import GETTER_FIELDS, GETTERS_FIELDS, validate_getters  # noqa: F401 (re-exported)
+from .paths import CONFIG_FILENAME  # noqa: F401 (re-exported)
 from .scaffold_keys import SCAFFOLD_DEFAULT_TEMPLATE, scaffold_data
 from .validator import _did_you_mean, _show, _Validator  # noqa: F401 (re-exported)
 
 # The label used in errors when no file is known.
-CONFIG_FILENAME = "flowproject.toml"
 
 # Metaflow's @project accepts only these characters (project_decorator.VALID_NAME_RE).
 PROJECT_NAME_RE = re.compile(r"^[a-z0-9_]+$")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from ..errors import FlowprojectError
-from .schema import CONFIG_FILENAME
+from .paths import CONFIG_FILENAME
 
 
 class SqlTemplateError(FlowprojectError):

@@ -4,7 +4,6 @@ line naming the file, the key path and what was expected."""
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, Dict, List, Mapping
 
 from ..errors import ConfigError
@@ -12,6 +11,8 @@ from .fields import REQUIRED, string
 
 
 def _did_you_mean(key: str, known: List[str]) -> str:
+    import difflib  # only when a key is wrong: every process validates a good config
+
     close = difflib.get_close_matches(key, known, n=1)
     return " (did you mean '%s'?)" % close[0] if close else ""
 

@@ -4,21 +4,30 @@ rules, read from the flows' decorators) and the local server (``flowproject even
 Builds on ``flowproject.config``; BaseFlow and the sensor build on it.
 """
 
-from ..getters.payloads import payloads as event_payloads
-from .dedupe import DUPLICATE, DedupeError, sensor_item
-from .eventproof import EventProofError
-from .publishing import (
-    PAYLOAD_ENV_PREFIX,
-    SENSOR_FLOW,
-    check_published_name,
-    delivery_blocker,
-    event_name,
-    on_sensor_event,
-    publish,
-    sensor_value,
-    webhook_url,
+from typing import TYPE_CHECKING
+
+from .._lazy import exports
+
+__getattr__, __dir__ = exports(
+    __name__,
+    {
+        "event_payloads": "..getters.payloads:payloads",
+        "DUPLICATE": ".dedupe",
+        "DedupeError": ".dedupe",
+        "sensor_item": ".dedupe",
+        "EventProofError": ".eventproof",
+        "PAYLOAD_ENV_PREFIX": ".publishing",
+        "SENSOR_FLOW": ".publishing",
+        "check_published_name": ".publishing",
+        "delivery_blocker": ".publishing",
+        "event_name": ".publishing",
+        "on_sensor_event": ".publishing",
+        "publish": ".publishing",
+        "sensor_value": ".publishing",
+        "webhook_url": ".publishing",
+        "PublishError": ".webhook",
+    },
 )
-from .webhook import PublishError
 
 __all__ = [
     "DUPLICATE",
@@ -37,3 +46,20 @@ __all__ = [
     "sensor_value",
     "webhook_url",
 ]
+
+if TYPE_CHECKING:
+    from ..getters.payloads import payloads as event_payloads
+    from .dedupe import DUPLICATE, DedupeError, sensor_item
+    from .eventproof import EventProofError
+    from .publishing import (
+        PAYLOAD_ENV_PREFIX,
+        SENSOR_FLOW,
+        check_published_name,
+        delivery_blocker,
+        event_name,
+        on_sensor_event,
+        publish,
+        sensor_value,
+        webhook_url,
+    )
+    from .webhook import PublishError

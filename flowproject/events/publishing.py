@@ -17,7 +17,6 @@ from metaflow import FlowMutator, namespaced_event_name, trigger, trigger_on_fin
 from ..config.schema import DEFAULT_PUBLISH_TIMEOUT_SECONDS
 from ..getters import payloads as _payloads
 from . import eventproof as _eventproof
-from .webhook import PublishError, post_event
 
 # The flow that publishes sensor events, and that @on_sensor_event listens to without
 # an event name.
@@ -52,6 +51,8 @@ def check_published_name(given: Optional[str], flowconfig: Any) -> Optional[str]
     expected = event_name(logical)() if logical else ""
     # A deployed template may hand an empty default back as None.
     if (given or "") != expected:
+        from .webhook import PublishError
+
         raise PublishError(
             "sensor-event is derived from [sensor] event_name and the project branch "
             "(expected %r); it cannot be set to %r" % (expected, given)
@@ -99,6 +100,9 @@ def publish(event: Dict[str, Any], timeout_seconds: Optional[float] = None) -> D
         if record.get("name"):
             print("Event %s NOT sent: %s" % (record["name"], record.get("reason")))
         return record
+    # Loaded only to send: a tick that saw nothing new never needs the HTTP client.
+    from .webhook import PublishError, post_event
+
     url = webhook_url()
     if not url:
         raise PublishError(

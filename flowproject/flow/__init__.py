@@ -5,7 +5,23 @@
 Builds on config, sources, getters and events; the sensor, deploy and the CLI build on it.
 """
 
-from .base import BaseFlow, scheduled
-from .decorators import requires_extra, requires_source, snowflake
+from typing import TYPE_CHECKING
+
+from .._lazy import exports
+
+__getattr__, __dir__ = exports(
+    __name__,
+    {
+        "BaseFlow": ".base",
+        "scheduled": ".base",
+        "requires_extra": ".decorators",
+        "requires_source": ".decorators",
+        "snowflake": ".decorators",
+    },
+)
 
 __all__ = ["BaseFlow", "requires_extra", "requires_source", "scheduled", "snowflake"]
+
+if TYPE_CHECKING:
+    from .base import BaseFlow, scheduled
+    from .decorators import requires_extra, requires_source, snowflake

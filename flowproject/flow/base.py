@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Tuple
 
 # @project is one of the plugin decorators Metaflow adds to its namespace at import time.
 from metaflow import Config, FlowMutator, FlowSpec, Parameter, config_expr, project  # type: ignore[attr-defined]
@@ -12,12 +12,11 @@ from metaflow.packaging_sys import ContentType
 
 from ..config import loader as _config
 from ..config import shadowing as _shadowing
+from ..events import current_trigger as _current_trigger
 from ..events import eventproof as _eventproof
-from ..events import triggers as _triggers
 from ..getters import lineage as _lineage
 from ..getters import runs as _runs
 from ..getters.run_context import current
-from ..sources import Observation, observe
 from . import distribution as _distribution
 from . import duplicates as _duplicates
 from . import launch as _launch
@@ -26,8 +25,10 @@ from . import localuser as _localuser
 from . import options as _flowoptions
 from . import packages as _packages
 from . import provenance as _provenance
-from . import queries as _queries
 from . import requirements
+
+if TYPE_CHECKING:
+    from ..sources import Observation
 
 # The team's packages beside flowproject.toml import from flows/ (flowproject.flow.packages):
 # a flow imports BaseFlow before its own package, so this runs first.
@@ -123,7 +124,7 @@ class _ProjectWiring(FlowMutator):
         steps = dict(mutable_flow.steps)
         for step in steps.values():
             # current.trigger in local runs started by an event (flowproject.events.triggers).
-            step.add_decorator(_triggers.local_trigger())
+            step.add_decorator(_current_trigger.local_trigger())
         start, end = _start_and_end(steps)
         for name, step in steps.items():
             # What the run read and what started it (flowproject.getters.lineage).
@@ -188,6 +189,9 @@ class BaseFlow(FlowSpec):
 
     def query(self) -> Observation:
         """Observe ``[data]`` now (see ``flowproject.sources.observe``), tagged with this task."""
+        # Sources and queries load when a step uses them, not in every task process.
+        from ..sources import observe
+
         return observe(
             self.flowconfig.data.to_dict(),
             run_pathspec=current.pathspec,
@@ -197,17 +201,25 @@ class BaseFlow(FlowSpec):
     def query_snowflake(self, sql: Any = None, template: Any = None, card: bool = False) -> list:
         """The scaffold's call: every row of ``sql`` or ``template`` (``name`` or
         ``(name, params)`` for ``sql/<name>.sql``) as a list of tuples; no row cap."""
+        from . import queries as _queries
+
         return _queries.query_snowflake(sql, template, card, self._query_settings())
 
     def query_rows(self, name: str, params: Any = None) -> list:
         """Every row of ``sql/<name>.sql`` with ``params`` bound (list for ``%s``, dict for ``%(k)s``)."""
+        from . import queries as _queries
+
         return _queries.query_snowflake(None, (name, params), False, self._query_settings())
 
     def query_batches(self, name: str, params: Any = None, batch_size: int = 10_000) -> Iterator[list]:
         """``sql/<name>.sql``'s rows in lists of at most ``batch_size`` tuples: memory bounded by the batch."""
+        from . import queries as _queries
+
         return _queries.query_batches(name, params, batch_size, self._query_settings())
 
     def _query_settings(self) -> Dict[str, Any]:
+        from . import queries as _queries
+
         return _queries.source_kwargs(self.flowconfig, project_root(current.flow_name or ""), current.pathspec)
 
     def get_artifact(

@@ -15,11 +15,6 @@ from typing import Dict, Iterable, List, Optional
 
 from ..errors import FlowprojectError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
 DISTRIBUTION = "flowproject"
 # name[extras] then the version spec; markers (after ';') are handled separately.
 _REQUIREMENT_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?)\s*(.*?)\s*$")
@@ -35,6 +30,11 @@ def pyproject_path() -> Path:
 
 
 def _from_pyproject(path: Path, extra: str) -> Optional[List[str]]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+
     try:
         project = tomllib.loads(path.read_text(encoding="utf-8")).get("project", {})
     except (OSError, tomllib.TOMLDecodeError) as e:

@@ -4,16 +4,24 @@ run's own datastore), ``get_artifact``, pins (``[getters.<Flow>] run_id``) and t
 Builds on ``flowproject.config``; the sensor and BaseFlow build on it.
 """
 
-from .artifacts import (
-    PRODUCTION_BRANCH,
-    GetterError,
-    clear_cache,
-    client_cache_dir,
-    get_artifact,
-    latest_successful_run,
-    resolve_run_id,
+from typing import TYPE_CHECKING
+
+from .._lazy import exports
+
+__getattr__, __dir__ = exports(
+    __name__,
+    {
+        "PRODUCTION_BRANCH": ".artifacts",
+        "GetterError": ".artifacts",
+        "clear_cache": ".artifacts",
+        "client_cache_dir": ".artifacts",
+        "get_artifact": ".artifacts",
+        "latest_successful_run": ".artifacts",
+        "resolve_run_id": ".artifacts",
+        "CacheFolderError": ".cache",
+        "use_private_cache": ".cache",
+    },
 )
-from .cache import CacheFolderError, use_private_cache
 
 __all__ = [
     "PRODUCTION_BRANCH",
@@ -26,3 +34,15 @@ __all__ = [
     "resolve_run_id",
     "use_private_cache",
 ]
+
+if TYPE_CHECKING:
+    from .artifacts import (
+        PRODUCTION_BRANCH,
+        GetterError,
+        clear_cache,
+        client_cache_dir,
+        get_artifact,
+        latest_successful_run,
+        resolve_run_id,
+    )
+    from .cache import CacheFolderError, use_private_cache

@@ -4,7 +4,24 @@ record), the state store slots, history, preview and the card.
 Builds on BaseFlow (``flowproject.flow``), sources, getters and events.
 """
 
-from .base import SensorFlowBase
-from .decide import MAX_INLINE_PAYLOAD_BYTES, Decision, branch_state, decide, payload_for
+from typing import TYPE_CHECKING
+
+from .._lazy import exports
+
+__getattr__, __dir__ = exports(
+    __name__,
+    {
+        "SensorFlowBase": ".base",
+        "MAX_INLINE_PAYLOAD_BYTES": ".decide",
+        "Decision": ".decide",
+        "branch_state": ".decide",
+        "decide": ".decide",
+        "payload_for": ".decide",
+    },
+)
 
 __all__ = ["MAX_INLINE_PAYLOAD_BYTES", "Decision", "SensorFlowBase", "branch_state", "decide", "payload_for"]
+
+if TYPE_CHECKING:
+    from .base import SensorFlowBase
+    from .decide import MAX_INLINE_PAYLOAD_BYTES, Decision, branch_state, decide, payload_for
