@@ -18,7 +18,7 @@ same answer, because ticks only ever record a run newer than the one in the slot
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
 from ..errors import warn
 from ..getters.runs import any_namespace, in_branch, is_run_id, newest_run, pointed_run, write_pointer
@@ -86,13 +86,46 @@ def find_state(
                 return None
             if entry["run_id"] != exclude_run_id:
                 run = pointed_run(flow_name, entry["run_id"])
-                if run is not None and in_branch(run, project, branch) and run.successful and kind_of(run) in accepted:
+                # The slot says the run's kind (record_state moves a slot only for a kind it
+                # accepts); what the pointer cannot vouch for is that the run exists here and
+                # finished: its end step writes the pointer before the task is done.
+                if run is not None and in_branch(run, project, branch) and run.successful:
                     return run
                 warn(
                     "the %s state pointer names %s/%s, which is not a successful %s run of %s; "
                     "using the run listing instead" % (slot, flow_name, entry["run_id"], slot, branch)
                 )
         return newest_run(flow_name, project, branch, lambda r: kind_of(r) in accepted, exclude_run_id)
+
+
+def state_at_end(
+    flow_name: str,
+    project: str,
+    branch: str,
+    *,
+    can_deliver: bool,
+    store: Optional[StateStore],
+    exclude_run_id: str,
+    seen_at_start: Optional[str],
+) -> Tuple[Optional[str], bool]:
+    """``(pathspec, undelivered)`` of the run a tick's slot names as its end step runs.
+
+    When the pointer still names the run the tick's start found (``seen_at_start``), that
+    run was checked then and a finished run stays what it was, so the record answers both
+    (a ``seen`` slot's run left its event undelivered exactly when the ``delivered`` slot
+    names another run); otherwise :func:`find_state` does.
+    """
+    slot = slot_for(can_deliver)
+    with any_namespace():
+        record = _read_slots(store, state_key(flow_name, project, branch))
+    entry = record.get(slot) if record is not None else None
+    if seen_at_start is not None and entry is not None and "%s/%s" % (flow_name, entry["run_id"]) == seen_at_start:
+        delivered = record.get(DELIVERED) if record is not None else None
+        return seen_at_start, slot != DELIVERED and (delivered is None or delivered["run_id"] != entry["run_id"])
+    run = find_state(flow_name, project, branch, can_deliver=can_deliver, store=store, exclude_run_id=exclude_run_id)
+    if run is None:
+        return None, False
+    return run.pathspec, kind_of(run) == UNDELIVERED
 
 
 def record_state(

@@ -19,7 +19,7 @@ from ..getters.runs import any_namespace
 from ..getters.store import StateStore, StateStoreError
 from . import lease
 from .decide import CHANGED, NO_CHANGE, SKIPPED, decide
-from .state import DELIVERED, UNDELIVERED, created_ts, find_state, record_state
+from .state import DELIVERED, UNDELIVERED, created_ts, find_state, record_state, state_at_end
 
 
 def _run_pathspec() -> str:
@@ -185,15 +185,15 @@ def end(flow: Any) -> None:
         return
     try:
         store = StateStore.for_run(flow)
-        now = find_state(
+        moved_to, previous_undelivered = state_at_end(
             current.flow_name,
             current.project_name,
             current.branch_name,
             can_deliver=flow.can_deliver,
             store=store,
             exclude_run_id=current.run_id,
+            seen_at_start=flow.previous_run,
         )
-        moved_to = now.pathspec if now is not None else None
         if moved_to != flow.previous_run:
             _skip(
                 flow,
@@ -217,7 +217,7 @@ def end(flow: Any) -> None:
             event = publish(flow.event, timeout_seconds=flow.flowconfig.sensor.publish_timeout_seconds)
         flow.event = event
         due, sent = bool(event.get("due")), bool(event.get("sent"))
-        if sent or (not due and not _previous_undelivered(now)):
+        if sent or (not due and not previous_undelivered):
             flow.state_kind = DELIVERED
         else:
             flow.state_kind = UNDELIVERED
@@ -235,12 +235,6 @@ def end(flow: Any) -> None:
         )
     finally:
         _give_back(flow)
-
-
-def _previous_undelivered(previous: Any) -> bool:
-    from .state import kind_of
-
-    return previous is not None and kind_of(previous) == UNDELIVERED
 
 
 def _slots_now(flow: Any) -> dict:
