@@ -1,8 +1,10 @@
 """flowproject: a paved road from a laptop Metaflow run to event-driven Argo Workflows.
 
 The public names below are loaded on first use (PEP 562), so ``import flowproject``
-costs little more than ``import metaflow`` and has no side effects: the flow machinery
-(and the Metaflow user fallback) is loaded when a flow imports ``BaseFlow``.
+costs little more than ``import metaflow`` and changes nothing a user can see: the flow
+machinery (and the Metaflow user fallback) is loaded when a flow imports ``BaseFlow``. It
+does tell Metaflow's packager which distribution provides flowproject (see
+``flowproject._distribution``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ from typing import TYPE_CHECKING, Any
 # so remote steps (Kubernetes, Argo) can import flowproject without installing it.
 METAFLOW_PACKAGE_POLICY = "include"
 
-from . import _moved
+from . import _distribution, _moved
+
+# ...and tell Metaflow's packager which distribution that is, sparing each `run` a listing
+# of every installed distribution (flowproject._distribution).
+_distribution.answer_for_metaflow()
 
 # Public name -> the module (relative to this package) that defines it.
 _EXPORTS = {

@@ -9,7 +9,8 @@ RECORD of each one without a ``top_level.txt``: about 0.16 s of a local run in a
 its own top-level name only, from its own distribution's files, and hands every other
 name to Metaflow's full listing; the package Metaflow builds is the same file for file
 (``tests/flow/test_distribution.py`` compares it, and fails if Metaflow's packager stops
-asking this way). With an unfamiliar Metaflow, or a listing already made, nothing is done.
+asking this way). Done on ``import flowproject``, beside the ``METAFLOW_PACKAGE_POLICY``
+that makes Metaflow package it, so a plain FlowSpec that imports flowproject gains too. With an unfamiliar Metaflow, or a listing already made, nothing is done.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ def _top_level_names(dist: Any) -> List[str]:
 def _own_distribution(metadata: Any) -> Optional[Any]:
     try:
         dist = metadata.distribution(TOP_LEVEL)
-    except metadata.PackageNotFoundError:
-        return None  # a source checkout, or a fork under another name: Metaflow lists
+    except (metadata.PackageNotFoundError, OSError):
+        return None  # a source checkout, a fork under another name, unreadable: Metaflow lists
     return dist if TOP_LEVEL in _top_level_names(dist) else None
 
 

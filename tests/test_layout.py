@@ -19,6 +19,7 @@ LAYERS = [
     "secrets",
     "_moved",
     "_lazy",
+    "_distribution",
     "config",
     "sources",
     "getters",

@@ -23,7 +23,7 @@ __getattr__, __dir__ = exports(
         "parse_text": ".loader",
         "read_text": ".loader",
         "display_path": ".paths",
-        "CONFIG_FILENAME": ".schema",
+        "CONFIG_FILENAME": ".paths",
         "FlowprojectDeprecationWarning": ".schema",
         "validate": ".schema",
     },
@@ -59,5 +59,5 @@ if TYPE_CHECKING:
         parse_text,
         read_text,
     )
-    from .paths import display_path
-    from .schema import CONFIG_FILENAME, FlowprojectDeprecationWarning, validate
+    from .paths import CONFIG_FILENAME, display_path
+    from .schema import FlowprojectDeprecationWarning, validate

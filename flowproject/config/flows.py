@@ -21,7 +21,8 @@ from typing import Any, Callable, Dict, List, Mapping, Tuple
 from metaflow.exception import MetaflowException
 
 from .fields import cron
-from .schema import CONFIG_FILENAME, LAUNCH_FIELDS, _Validator
+from .paths import CONFIG_FILENAME
+from .validator import _Validator
 
 # Metaflow refuses longer tags (tagging_util.MAX_TAG_SIZE).
 MAX_TAG_LENGTH = 500
@@ -75,6 +76,8 @@ def _table(value: Any, fail: Callable[[str], None]) -> Dict[str, Any]:
 
 def _launch_table(value: Any, fail: Callable[[str], None]) -> Dict[str, Any]:
     if not isinstance(value, dict):
+        from .schema import LAUNCH_FIELDS  # the schema loads where a config is validated, not in every task
+
         fail("expected a table of [launch] keys (%s)" % ", ".join(LAUNCH_FIELDS))
     return value
 
@@ -105,6 +108,8 @@ def validate_flows(raw: Any, label: str = CONFIG_FILENAME) -> Dict[str, Dict[str
         options = v.table(table, "flows.%s" % flow, FLOW_FIELDS)
         options["parameters"] = dict(options["parameters"] or {})
         if options["launch"] is not None:
+            from .schema import LAUNCH_FIELDS
+
             options["launch"] = v.table(options["launch"], "flows.%s.launch" % flow, LAUNCH_FIELDS)
         out[flow] = options
     return out

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
+from .._lazy import exports
 from ..getters import payloads as _payloads
 from .subscriptions import (  # noqa: F401 - re-exported: the names callers know
     NAMESPACE_PREFIX,
@@ -33,6 +34,9 @@ from .subscriptions import (  # noqa: F401 - re-exported: the names callers know
     project_flows,
     read_triggers,
 )
+
+# Moved to flowproject.events.current_trigger (all a task process needs); still found here.
+__getattr__, __dir__ = exports(__name__, {"local_trigger": ".current_trigger", "triggers_from_env": ".current_trigger"})
 
 PAYLOAD_ENV_PREFIX = _payloads.PAYLOAD_ENV_PREFIX
 # click reads `run`'s options (flow parameters included) from METAFLOW_RUN_<NAME>; that is

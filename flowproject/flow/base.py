@@ -17,7 +17,6 @@ from ..events import eventproof as _eventproof
 from ..getters import lineage as _lineage
 from ..getters import runs as _runs
 from ..getters.run_context import current
-from . import distribution as _distribution
 from . import duplicates as _duplicates
 from . import launch as _launch
 from . import lineage_card as _lineage_card
@@ -33,8 +32,6 @@ if TYPE_CHECKING:
 # The team's packages beside flowproject.toml import from flows/ (flowproject.flow.packages):
 # a flow imports BaseFlow before its own package, so this runs first.
 _packages.add_project_root_to_path()
-# Spares `run` Metaflow's listing of every installed distribution (flowproject.flow.distribution).
-_distribution.answer_for_metaflow()
 
 # Flow class name -> the file that defines it. Metaflow evaluates the Config default in
 # the *calling* process (under Runner/Deployer sys.argv[0] is not the flow file), and the

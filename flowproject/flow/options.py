@@ -11,7 +11,7 @@ from metaflow import FlowMutator
 from metaflow.exception import MetaflowException
 
 from ..config.flows import ENVIRONMENT_ARTIFACT, options_for, run_tags
-from ..config.schema import CONFIG_FILENAME
+from ..config.paths import CONFIG_FILENAME
 from ..errors import ConfigError, FlowprojectError
 from ..getters.run_context import current
 

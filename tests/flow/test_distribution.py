@@ -1,5 +1,5 @@
 """flowproject answers Metaflow's packager for its own distribution
-(``flowproject.flow.distribution``): the code package is the same file for file and the
+(``flowproject._distribution``): the code package is the same file for file and the
 same distribution metadata, without the listing of every installed distribution.
 
 Each side runs the flow's real ``package save`` in a fresh process. The wrapper counts
@@ -14,6 +14,8 @@ import json
 import tarfile
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import two_step_flow, write_project
 
@@ -59,10 +61,21 @@ def _package(sandbox, project: Path, side: str, flow: str, out: Path) -> dict:
     return {"listings": report["listings"], "files": names, "dist_info": dist_info}
 
 
-def test_the_code_package_is_unchanged_without_listing_distributions(sandbox, tmp_path):
-    project = write_project(
-        tmp_path / "proj", 'project_name = "distp"\n', {"two.flow.py": two_step_flow("TwoFlow")}
+PLAIN = (
+    two_step_flow("PlainFlow")
+    .replace(
+        "from flowproject import BaseFlow\n",
+        "from metaflow import FlowSpec\nfrom flowproject import get_artifact  # noqa: F401\n",
     )
+    .replace("PlainFlow(BaseFlow)", "PlainFlow(FlowSpec)")
+)
+
+
+@pytest.mark.parametrize(
+    "source", [two_step_flow("TwoFlow"), PLAIN], ids=["BaseFlow", "FlowSpec-importing-flowproject"]
+)
+def test_the_code_package_is_unchanged_without_listing_distributions(sandbox, tmp_path, source):
+    project = write_project(tmp_path / "proj", 'project_name = "distp"\n', {"two.flow.py": source})
     answered = _package(sandbox, project, "answered", "flows/two.flow.py", tmp_path / "a.tgz")
     baseline = _package(sandbox, project, "baseline", "flows/two.flow.py", tmp_path / "b.tgz")
 
@@ -79,9 +92,11 @@ def test_the_code_package_is_unchanged_without_listing_distributions(sandbox, tm
 def test_another_packaged_module_still_gets_metaflows_listing(sandbox, tmp_path):
     # A team package with a FlowMutator is packaged too; its distribution is Metaflow's
     # question to answer, so the full listing is made, and the package still matches.
-    flow = two_step_flow("TeamFlow").replace(
-        "from flowproject import BaseFlow\n", "from flowproject import BaseFlow\nfrom teamlib import tagged\n"
-    ).replace("class TeamFlow", "@tagged\nclass TeamFlow")
+    flow = (
+        two_step_flow("TeamFlow")
+        .replace("from flowproject import BaseFlow\n", "from flowproject import BaseFlow\nfrom teamlib import tagged\n")
+        .replace("class TeamFlow", "@tagged\nclass TeamFlow")
+    )
     project = write_project(tmp_path / "proj", 'project_name = "distq"\n', {"team.flow.py": flow})
     (project / "teamlib").mkdir()
     (project / "teamlib" / "__init__.py").write_text(
