@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import compileall
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -10,9 +12,21 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def compile_bytecode(*folders: Path) -> None:
+    """Write the ``.pyc`` files of ``folders``, as installing a wheel does.
+
+    A checkout imported with PYTHONDONTWRITEBYTECODE set (or from a read-only folder)
+    compiles every flowproject module from source in each of a run's processes, while
+    Metaflow's installed modules load compiled: a benchmark would time the compiler.
+    """
+    for folder in folders or (REPO / "flowproject",):
+        if not compileall.compile_dir(str(folder), quiet=1):
+            raise SystemExit("could not compile %s" % folder)
 
 
 def isolated_env(root: Path, **extra: str) -> Dict[str, str]:
@@ -38,6 +52,15 @@ def run(args: Sequence[str], env: Dict[str, str], cwd: Path) -> float:
     if proc.returncode != 0:
         raise SystemExit("benchmark command failed: %s\n%s" % (" ".join(map(str, args)), proc.stderr[-3000:]))
     return elapsed
+
+
+def run_timed(args: Sequence[str], env: Dict[str, str], cwd: Path) -> Tuple[float, float]:
+    """(wall, CPU) seconds of ``python *args``; CPU is user + sys of every process it waited
+    for (the run and its step processes), which a loaded machine disturbs less than wall."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = run(args, env, cwd)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def run_many(args: Sequence[str], env: Dict[str, str], cwd: Path, count: int, jobs: int = 2) -> None:

@@ -19,7 +19,6 @@ Usage: python benchmarks/sensor_change_cost.py [--rounds 7] [--before REV]
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import textwrap
 from io import BytesIO
 from pathlib import Path
 
-from _common import REPO, isolated_env, median, run, tempdir
+from _common import REPO, compile_bytecode, isolated_env, median, run, run_timed, tempdir
 from sensor_run import BARE
 
 BASEFLOW = BARE.replace(
@@ -72,14 +71,6 @@ def project(root: Path, name: str, flows: Path) -> Path:
     return where
 
 
-def timed(argv, env: dict, cwd: Path) -> tuple:
-    """(wall, cpu) seconds of ``python *argv``; cpu counts every process it waited for."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wall = run(argv, env, cwd)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
 def imported_from(env: dict, cwd: Path) -> str:
     code = "import flowproject, os; print(os.path.dirname(flowproject.__file__))"
     return subprocess.run([sys.executable, "-c", code], env=env, cwd=str(cwd), capture_output=True, text=True).stdout
@@ -94,6 +85,7 @@ def main() -> None:
     root = tempdir("bench_change_cost_")
     old_code = root / "code_before"
     export(args.before, old_code)
+    compile_bytecode(REPO / "flowproject", old_code / "flowproject")  # both sides load compiled
     env = isolated_env(root)
     old_env = dict(env, PYTHONPATH=str(old_code))
     now = project(root, "now", REPO / "flows")
@@ -115,7 +107,7 @@ def main() -> None:
     for r in range(args.rounds):
         # Rotate who goes first, so no side always runs right after the same neighbour.
         for name in order[r % len(order) :] + order[: r % len(order)]:
-            w, c = timed(*sides[name])
+            w, c = run_timed(*sides[name])
             wall[name].append(w)
             cpu[name].append(c)
     rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", args.before], capture_output=True, text=True)
