@@ -10,7 +10,8 @@ its own top-level name only, from its own distribution's files, and hands every 
 name to Metaflow's full listing; the package Metaflow builds is the same file for file
 (``tests/flow/test_distribution.py`` compares it, and fails if Metaflow's packager stops
 asking this way). Done on ``import flowproject``, beside the ``METAFLOW_PACKAGE_POLICY``
-that makes Metaflow package it, so a plain FlowSpec that imports flowproject gains too. With an unfamiliar Metaflow, or a listing already made, nothing is done.
+that makes Metaflow package it, so a plain FlowSpec that imports flowproject gains too.
+With an unfamiliar Metaflow, or a listing already made, nothing is done.
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ flowproject modules it never used. A package lists its public names instead::
 
     __getattr__, __dir__ = exports(__name__, {"publish": ".publishing", ...})
 
-with the same imports under ``TYPE_CHECKING`` for the type checker.
+with the same imports under ``TYPE_CHECKING`` for the type checker
+(``tests/test_layout.py`` checks that both name the same objects). A public name must not
+be the name of one of the package's modules: importing that module rebinds it.
 """
 
 from __future__ import annotations

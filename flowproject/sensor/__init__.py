@@ -15,13 +15,13 @@ __getattr__, __dir__ = exports(
         "MAX_INLINE_PAYLOAD_BYTES": ".decide",
         "Decision": ".decide",
         "branch_state": ".decide",
-        "decide": ".decide",
         "payload_for": ".decide",
     },
 )
 
-__all__ = ["MAX_INLINE_PAYLOAD_BYTES", "Decision", "SensorFlowBase", "branch_state", "decide", "payload_for"]
+# Not `decide`: that is the module flowproject.sensor.decide (the function is in it).
+__all__ = ["MAX_INLINE_PAYLOAD_BYTES", "Decision", "SensorFlowBase", "branch_state", "payload_for"]
 
 if TYPE_CHECKING:
     from .base import SensorFlowBase
-    from .decide import MAX_INLINE_PAYLOAD_BYTES, Decision, branch_state, decide, payload_for
+    from .decide import MAX_INLINE_PAYLOAD_BYTES, Decision, branch_state, payload_for
