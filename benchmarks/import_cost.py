@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 
-from _common import REPO, isolated_env, median, run, tempdir
+from _common import REPO, compile_bytecode, isolated_env, median, run, tempdir
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loops", type=int, default=21)
     args = parser.parse_args()
+    compile_bytecode()
     env = isolated_env(tempdir("fp-bench-import-"))
     samples = {"metaflow": [], "flowproject": []}
     run(["-c", "import flowproject"], env, REPO)  # warm the bytecode caches of both
