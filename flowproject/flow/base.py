@@ -105,6 +105,14 @@ def _start_and_end(steps: Dict[str, Any]) -> Tuple[Optional[str], Optional[str]]
     return pick("is_start_step", "start"), pick("is_end_step", "end")
 
 
+def _business_queries() -> Any:
+    """``flowproject.flow.queries``, loaded when a step runs a query: it brings in the
+    Snowflake connection code, which most task processes never use."""
+    from . import queries
+
+    return queries
+
+
 class _ProjectWiring(FlowMutator):
     """What BaseFlow adds to every subclass beyond its class attributes.
 
@@ -198,26 +206,20 @@ class BaseFlow(FlowSpec):
     def query_snowflake(self, sql: Any = None, template: Any = None, card: bool = False) -> list:
         """The scaffold's call: every row of ``sql`` or ``template`` (``name`` or
         ``(name, params)`` for ``sql/<name>.sql``) as a list of tuples; no row cap."""
-        from . import queries as _queries
-
-        return _queries.query_snowflake(sql, template, card, self._query_settings())
+        return _business_queries().query_snowflake(sql, template, card, self._query_settings())
 
     def query_rows(self, name: str, params: Any = None) -> list:
         """Every row of ``sql/<name>.sql`` with ``params`` bound (list for ``%s``, dict for ``%(k)s``)."""
-        from . import queries as _queries
-
-        return _queries.query_snowflake(None, (name, params), False, self._query_settings())
+        return _business_queries().query_snowflake(None, (name, params), False, self._query_settings())
 
     def query_batches(self, name: str, params: Any = None, batch_size: int = 10_000) -> Iterator[list]:
         """``sql/<name>.sql``'s rows in lists of at most ``batch_size`` tuples: memory bounded by the batch."""
-        from . import queries as _queries
-
-        return _queries.query_batches(name, params, batch_size, self._query_settings())
+        return _business_queries().query_batches(name, params, batch_size, self._query_settings())
 
     def _query_settings(self) -> Dict[str, Any]:
-        from . import queries as _queries
-
-        return _queries.source_kwargs(self.flowconfig, project_root(current.flow_name or ""), current.pathspec)
+        return _business_queries().source_kwargs(
+            self.flowconfig, project_root(current.flow_name or ""), current.pathspec
+        )
 
     def get_artifact(
         self,

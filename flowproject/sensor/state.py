@@ -76,26 +76,37 @@ def find_state(
     exclude_run_id: Optional[str] = None,
 ) -> Optional[Run]:
     """The run a tick compares with; the caller's namespace is restored afterwards."""
-    slot = slot_for(can_deliver)
-    accepted = SLOTS[slot]
     with any_namespace():
         record = _read_slots(store, state_key(flow_name, project, branch))
-        if record is not None and slot in record:
-            entry = record[slot]
-            if entry is None:
-                return None
-            if entry["run_id"] != exclude_run_id:
-                run = pointed_run(flow_name, entry["run_id"])
-                # The slot says the run's kind (record_state moves a slot only for a kind it
-                # accepts); what the pointer cannot vouch for is that the run exists here and
-                # finished: its end step writes the pointer before the task is done.
-                if run is not None and in_branch(run, project, branch) and run.successful:
-                    return run
-                warn(
-                    "the %s state pointer names %s/%s, which is not a successful %s run of %s; "
-                    "using the run listing instead" % (slot, flow_name, entry["run_id"], slot, branch)
-                )
-        return newest_run(flow_name, project, branch, lambda r: kind_of(r) in accepted, exclude_run_id)
+        return _state_from(record, flow_name, project, branch, slot_for(can_deliver), exclude_run_id)
+
+
+def _state_from(
+    record: Optional[Dict[str, Any]],
+    flow_name: str,
+    project: str,
+    branch: str,
+    slot: str,
+    exclude_run_id: Optional[str],
+) -> Optional[Run]:
+    # find_state's answer from a state record already read (None: absent or unreadable).
+    if record is not None and slot in record:
+        entry = record[slot]
+        if entry is None:
+            return None
+        if entry["run_id"] != exclude_run_id:
+            run = pointed_run(flow_name, entry["run_id"])
+            # The slot says the run's kind (record_state moves a slot only for a kind it
+            # accepts); what the pointer cannot vouch for is that the run exists here and
+            # finished: its end step writes the pointer before the task is done.
+            if run is not None and in_branch(run, project, branch) and run.successful:
+                return run
+            warn(
+                "the %s state pointer names %s/%s, which is not a successful %s run of %s; "
+                "using the run listing instead" % (slot, flow_name, entry["run_id"], slot, branch)
+            )
+    accepted = SLOTS[slot]
+    return newest_run(flow_name, project, branch, lambda r: kind_of(r) in accepted, exclude_run_id)
 
 
 def state_at_end(
@@ -118,14 +129,14 @@ def state_at_end(
     slot = slot_for(can_deliver)
     with any_namespace():
         record = _read_slots(store, state_key(flow_name, project, branch))
-    entry = record.get(slot) if record is not None else None
-    if seen_at_start is not None and entry is not None and "%s/%s" % (flow_name, entry["run_id"]) == seen_at_start:
-        delivered = record.get(DELIVERED) if record is not None else None
-        return seen_at_start, slot != DELIVERED and (delivered is None or delivered["run_id"] != entry["run_id"])
-    run = find_state(flow_name, project, branch, can_deliver=can_deliver, store=store, exclude_run_id=exclude_run_id)
-    if run is None:
-        return None, False
-    return run.pathspec, kind_of(run) == UNDELIVERED
+        entry = record.get(slot) if record is not None else None
+        if record is not None and entry is not None and "%s/%s" % (flow_name, entry["run_id"]) == seen_at_start:
+            delivered = record.get(DELIVERED)
+            return seen_at_start, slot != DELIVERED and (delivered is None or delivered["run_id"] != entry["run_id"])
+        run = _state_from(record, flow_name, project, branch, slot, exclude_run_id)
+        if run is None:
+            return None, False
+        return run.pathspec, kind_of(run) == UNDELIVERED
 
 
 def record_state(
