@@ -10,44 +10,17 @@ does tell Metaflow's packager which distribution provides flowproject (see
 from __future__ import annotations
 
 import sys
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 # Metaflow copies imported modules that set this into the code package of every run,
 # so remote steps (Kubernetes, Argo) can import flowproject without installing it.
 METAFLOW_PACKAGE_POLICY = "include"
 
-from . import _distribution, _moved
+from . import _distribution, _lazy, _moved
 
 # ...and tell Metaflow's packager which distribution that is, sparing each `run` a listing
 # of every installed distribution (flowproject._distribution).
 _distribution.answer_for_metaflow()
-
-# Public name -> the module (relative to this package) that defines it.
-_EXPORTS = {
-    "BaseFlow": "flow",
-    "ConfigError": "errors",
-    "FlowprojectError": "errors",
-    "GetterError": "getters",
-    "Observation": "sources",
-    "SensorFlowBase": "sensor",
-    "TagError": "getters.tags",
-    "branch_state": "sensor",
-    "check_pins": "getters.pins",
-    "get_artifact": "getters",
-    "latest_successful_run": "getters",
-    "load_config": "config",
-    "observe": "sources",
-    "on_sensor_event": "events",
-    "pin_run": "getters.pins",
-    "requires_extra": "flow",
-    "requires_source": "flow",
-    "scheduled": "flow",
-    "snowflake": "flow",
-    "tag_run": "getters.tags",
-}
-# Exported under another name than the defining module's.
-_RENAMED = {"load_config": "load"}
 
 # The Outerbounds scaffold's TOML parser for Metaflow's Config (Config(..., parser=toml_parser)):
 # a parser named by its import path, as the scaffold's flows pass it.
@@ -78,28 +51,19 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError("module 'flowproject' has no attribute %r" % name)
-    value = getattr(import_module("." + module, __name__), _RENAMED.get(name, name))
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list:
-    return sorted(set(globals()) | set(_EXPORTS))
-
-
+# Each public name loads from the module that defines it on first use (flowproject._lazy).
 if TYPE_CHECKING:
-    from .config import load as load_config
+    from .config.loader import load as load_config
     from .errors import ConfigError, FlowprojectError
-    from .events import on_sensor_event
-    from .flow import BaseFlow, requires_extra, requires_source, scheduled, snowflake
-    from .getters import GetterError, get_artifact, latest_successful_run
+    from .events.publishing import on_sensor_event
+    from .flow.base import BaseFlow, scheduled
+    from .flow.decorators import requires_extra, requires_source, snowflake
+    from .getters.artifacts import GetterError, get_artifact, latest_successful_run
     from .getters.pins import check_pins, pin_run
     from .getters.tags import TagError, tag_run
-    from .sensor import SensorFlowBase, branch_state
+    from .sensor.base import SensorFlowBase
+    from .sensor.decide import branch_state
     from .sources import Observation, observe
+__getattr__, __dir__ = _lazy.exports(__name__)
 
 _moved.install()

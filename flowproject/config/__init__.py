@@ -9,25 +9,7 @@ from typing import TYPE_CHECKING
 
 from .._lazy import exports
 
-__getattr__, __dir__ = exports(
-    __name__,
-    {
-        "CONFIG_ENV": ".loader",
-        "RUN_HINT": ".loader",
-        "VALUE_LABEL": ".loader",
-        "chosen_file": ".loader",
-        "find_config": ".loader",
-        "flowconfig_parser": ".loader",
-        "load": ".loader",
-        "locate": ".loader",
-        "parse_text": ".loader",
-        "read_text": ".loader",
-        "display_path": ".paths",
-        "CONFIG_FILENAME": ".paths",
-        "FlowprojectDeprecationWarning": ".schema",
-        "validate": ".schema",
-    },
-)
+__getattr__, __dir__ = exports(__name__)
 
 __all__ = [
     "CONFIG_ENV",

@@ -14,7 +14,7 @@ from .paths import CONFIG_FILENAME, display_path
 
 # Parsing and validating happen in the process that launches a run; its task processes
 # get the parsed value from Metaflow, so they never load the TOML parser or the schema.
-__getattr__, __dir__ = exports(__name__, {"FlowprojectDeprecationWarning": ".schema", "validate": ".schema"})
+__getattr__, __dir__ = exports(__name__)
 if TYPE_CHECKING:
     from .schema import FlowprojectDeprecationWarning, validate
 

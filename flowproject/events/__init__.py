@@ -8,26 +8,7 @@ from typing import TYPE_CHECKING
 
 from .._lazy import exports
 
-__getattr__, __dir__ = exports(
-    __name__,
-    {
-        "event_payloads": "..getters.payloads:payloads",
-        "DUPLICATE": ".dedupe",
-        "DedupeError": ".dedupe",
-        "sensor_item": ".dedupe",
-        "EventProofError": ".eventproof",
-        "PAYLOAD_ENV_PREFIX": ".publishing",
-        "SENSOR_FLOW": ".publishing",
-        "check_published_name": ".publishing",
-        "delivery_blocker": ".publishing",
-        "event_name": ".publishing",
-        "on_sensor_event": ".publishing",
-        "publish": ".publishing",
-        "sensor_value": ".publishing",
-        "webhook_url": ".publishing",
-        "PublishError": ".webhook",
-    },
-)
+__getattr__, __dir__ = exports(__name__)
 
 __all__ = [
     "DUPLICATE",

@@ -22,7 +22,7 @@ import hashlib
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from .._lazy import exports
 from ..getters import payloads as _payloads
@@ -36,7 +36,9 @@ from .subscriptions import (  # noqa: F401 - re-exported: the names callers know
 )
 
 # Moved to flowproject.events.current_trigger (all a task process needs); still found here.
-__getattr__, __dir__ = exports(__name__, {"local_trigger": ".current_trigger", "triggers_from_env": ".current_trigger"})
+if TYPE_CHECKING:
+    from .current_trigger import local_trigger, triggers_from_env  # noqa: F401
+__getattr__, __dir__ = exports(__name__)
 
 PAYLOAD_ENV_PREFIX = _payloads.PAYLOAD_ENV_PREFIX
 # click reads `run`'s options (flow parameters included) from METAFLOW_RUN_<NAME>; that is

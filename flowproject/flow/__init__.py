@@ -9,16 +9,7 @@ from typing import TYPE_CHECKING
 
 from .._lazy import exports
 
-__getattr__, __dir__ = exports(
-    __name__,
-    {
-        "BaseFlow": ".base",
-        "scheduled": ".base",
-        "requires_extra": ".decorators",
-        "requires_source": ".decorators",
-        "snowflake": ".decorators",
-    },
-)
+__getattr__, __dir__ = exports(__name__)
 
 __all__ = ["BaseFlow", "requires_extra", "requires_source", "scheduled", "snowflake"]
 

@@ -8,20 +8,7 @@ from typing import TYPE_CHECKING
 
 from .._lazy import exports
 
-__getattr__, __dir__ = exports(
-    __name__,
-    {
-        "PRODUCTION_BRANCH": ".artifacts",
-        "GetterError": ".artifacts",
-        "clear_cache": ".artifacts",
-        "client_cache_dir": ".artifacts",
-        "get_artifact": ".artifacts",
-        "latest_successful_run": ".artifacts",
-        "resolve_run_id": ".artifacts",
-        "CacheFolderError": ".cache",
-        "use_private_cache": ".cache",
-    },
-)
+__getattr__, __dir__ = exports(__name__)
 
 __all__ = [
     "PRODUCTION_BRANCH",

@@ -8,16 +8,7 @@ from typing import TYPE_CHECKING
 
 from .._lazy import exports
 
-__getattr__, __dir__ = exports(
-    __name__,
-    {
-        "SensorFlowBase": ".base",
-        "MAX_INLINE_PAYLOAD_BYTES": ".decide",
-        "Decision": ".decide",
-        "branch_state": ".decide",
-        "payload_for": ".decide",
-    },
-)
+__getattr__, __dir__ = exports(__name__)
 
 # Not `decide`: that is the module flowproject.sensor.decide (the function is in it).
 __all__ = ["MAX_INLINE_PAYLOAD_BYTES", "Decision", "SensorFlowBase", "branch_state", "payload_for"]
